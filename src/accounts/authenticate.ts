@@ -1,0 +1,52 @@
+import type { FastifyRequest } from 'fastify';
+import { now, secondsFromNow } from '../db/clock.js';
+import { unauthorized } from '../http/errors.js';
+import type { AccountsRepository } from './repository.js';
+import { tokenDigest } from './tokens.js';
+
+export interface Caller {
+  userId: number;
+  sessionId: number;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set by the authenticate hook on routes that require a logged-in user. */
+    caller: Caller | null;
+  }
+}
+
+/** Writing last_used_at at most this often keeps authenticated reads to a single query. */
+const TOUCH_INTERVAL_MS = 60_000;
+
+/**
+ * `Authorization: Token <key>` as DRF's TokenAuthentication parses it (keyword in any letter
+ * case), plus `Bearer <key>`. The messages are DRF's, so existing clients can show them.
+ */
+export function createAuthenticate(accounts: AccountsRepository, tokenLifetimeSeconds: number) {
+  return async function authenticate(request: FastifyRequest): Promise<void> {
+    const key = presentedKey(request.headers.authorization);
+    const currentTime = now();
+    const session = await accounts.findSession(tokenDigest(key), currentTime);
+    if (session === undefined) throw unauthorized('Invalid token.');
+    if (!session.isActive) throw unauthorized('User inactive or deleted.');
+
+    if (Date.parse(currentTime) - Date.parse(session.lastUsedAt) >= TOUCH_INTERVAL_MS) {
+      // Sliding expiry: a session in use keeps living; an idle one ends after its lifetime.
+      await accounts.touchSession(session.sessionId, currentTime, secondsFromNow(tokenLifetimeSeconds));
+    }
+    request.caller = { userId: session.userId, sessionId: session.sessionId };
+  };
+}
+
+function presentedKey(header: string | undefined): string {
+  const parts = header?.trim().split(/\s+/) ?? [];
+  const scheme = parts[0]?.toLowerCase();
+  if (scheme !== 'token' && scheme !== 'bearer') {
+    throw unauthorized('Authentication credentials were not provided.');
+  }
+  if (parts.length === 1) throw unauthorized('Invalid token header. No credentials provided.');
+  if (parts.length > 2) throw unauthorized('Invalid token header. Token string should not contain spaces.');
+  return parts[1]!;
+}
+

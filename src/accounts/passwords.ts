@@ -1,0 +1,65 @@
+import { pbkdf2, timingSafeEqual } from 'node:crypto';
+import { promisify } from 'node:util';
+import { hash, verify, type Options } from '@node-rs/argon2';
+
+const pbkdf2Async = promisify(pbkdf2);
+
+/** OWASP's first recommended Argon2id configuration: 19 MiB of memory, 2 passes, 1 lane. */
+export const ARGON2_OPTIONS: Options = {
+  algorithm: 2, // Argon2id (the package's const enum cannot be imported under isolated modules)
+  memoryCost: 19456,
+  timeCost: 2,
+  parallelism: 1,
+};
+
+/** Hashing runs on libuv's thread pool, so the event loop keeps serving other requests. */
+export function hashPassword(password: string): Promise<string> {
+  return hash(password, ARGON2_OPTIONS);
+}
+
+export interface Verification {
+  valid: boolean;
+  /** The stored hash is of an older kind or weaker parameters: store a fresh one. */
+  needsRehash: boolean;
+}
+
+export async function verifyPassword(stored: string, password: string): Promise<Verification> {
+  if (stored.startsWith('pbkdf2_sha256$')) {
+    return { valid: await verifyDjangoPbkdf2(stored, password), needsRehash: true };
+  }
+  if (stored.startsWith('$argon2')) {
+    const valid = await verify(stored, password).catch(() => false);
+    return { valid, needsRehash: valid && !stored.startsWith(CURRENT_PREFIX) };
+  }
+  // Django's unusable passwords ("!...") and anything unknown never match.
+  return { valid: false, needsRehash: false };
+}
+
+const CURRENT_PREFIX = `$argon2id$v=19$m=${ARGON2_OPTIONS.memoryCost},t=${ARGON2_OPTIONS.timeCost},p=${ARGON2_OPTIONS.parallelism}$`;
+
+/**
+ * Accounts imported from the original keep Django's `pbkdf2_sha256$<iterations>$<salt>$<base64 hash>`;
+ * they are upgraded to Argon2id at their next successful login.
+ */
+async function verifyDjangoPbkdf2(stored: string, password: string): Promise<boolean> {
+  const [, iterationsText, salt, expected] = stored.split('$');
+  const iterations = Number(iterationsText);
+  if (!salt || !expected || !Number.isSafeInteger(iterations) || iterations < 1 || iterations > 10_000_000) {
+    return false;
+  }
+  const expectedBytes = Buffer.from(expected, 'base64');
+  if (expectedBytes.length === 0) return false;
+  const actual = await pbkdf2Async(password, salt, iterations, expectedBytes.length, 'sha256');
+  return timingSafeEqual(actual, expectedBytes);
+}
+
+let dummyHash: Promise<string> | undefined;
+
+/**
+ * Spends the same time as checking a real password, for usernames that do not exist, so that
+ * response times do not tell which usernames are registered.
+ */
+export async function verifyAgainstDummy(password: string): Promise<void> {
+  dummyHash ??= hashPassword('a password that no account has');
+  await verify(await dummyHash, password).catch(() => false);
+}

@@ -1,0 +1,199 @@
+import { Type } from 'typebox';
+import type { FastifyInstance, FastifyRequest, onRequestHookHandler } from 'fastify';
+import { now, secondsFromNow } from '../db/clock.js';
+import { readBody } from '../http/body.js';
+import { FieldErrorCollector, nonFieldError, notFound, validation } from '../http/errors.js';
+import { parsePathId } from '../http/fields.js';
+import { completeResource } from '../http/methods.js';
+import { passwordProblems } from './password-policy.js';
+import { hashPassword, verifyAgainstDummy, verifyPassword } from './passwords.js';
+import type { AccountsRepository } from './repository.js';
+import * as schemas from './schemas.js';
+import { generateToken, tokenDigest } from './tokens.js';
+import { USERNAME_TAKEN, field, parseCredentials, parseEmail, parsePassword, parseRegistration } from './validation.js';
+import type { LoginThrottle } from './throttle.js';
+
+export interface AccountRoutesOptions {
+  accounts: AccountsRepository;
+  authenticate: onRequestHookHandler;
+  throttle: LoginThrottle;
+  tokenLifetimeSeconds: number;
+}
+
+const INVALID_CREDENTIALS = 'Unable to log in with provided credentials.';
+const INVALID_PASSWORD = 'Invalid password.';
+const TAG = { tags: ['accounts'] };
+
+export async function accountRoutes(app: FastifyInstance, options: AccountRoutesOptions): Promise<void> {
+  const { accounts, authenticate, throttle, tokenLifetimeSeconds } = options;
+  const authenticated = { onRequest: [authenticate], schema: { ...TAG, security: [{ token: [] }] } };
+  const callerOf = (request: FastifyRequest) => request.caller!;
+
+  app.post('/api/register/', {
+    onRequest: [throttle.registration],
+    schema: { ...TAG, summary: 'Create an account', body: schemas.RegisterBody, response: { 201: schemas.Message } },
+    handler: async (request, reply) => {
+      const registration = await parseRegistration(await readBody(request), accounts.usernameTaken);
+      const userId = await accounts.createUser({
+        username: registration.username,
+        email: registration.email,
+        passwordHash: await hashPassword(registration.password),
+        now: now(),
+      });
+      // Two sign-ups racing for one name: the unique index decides.
+      if (userId === undefined) throw validation({ username: [USERNAME_TAKEN] });
+      return reply.code(201).send({ message: 'User created successfully' });
+    },
+  });
+  completeResource(app, { url: '/api/register/', name: 'Register', description: 'Create an account.', methods: ['POST'] });
+
+  app.post('/api/login/', {
+    onRequest: [throttle.loginByAddress],
+    schema: { ...TAG, summary: 'Log in: a new session token', body: schemas.LoginBody, response: { 200: schemas.TokenReply } },
+    handler: async (request) => {
+      const { username, password } = parseCredentials(await readBody(request));
+      await throttle.checkUsername(request, username);
+      const user = await accounts.findCredentials(username);
+      if (user === undefined) {
+        // Same work as a real check, so timing does not reveal which usernames exist.
+        await verifyAgainstDummy(password);
+        return loginFailed(request, username);
+      }
+      const verification = await verifyPassword(user.password, password);
+      if (!verification.valid || !user.is_active) return loginFailed(request, username);
+      if (verification.needsRehash) await accounts.setPasswordHash(user.id, await hashPassword(password));
+
+      const token = generateToken();
+      const time = now();
+      await accounts.createSession({
+        userId: user.id,
+        digest: tokenDigest(token),
+        userAgent: (request.headers['user-agent'] ?? '').slice(0, 512),
+        now: time,
+        expiresAt: secondsFromNow(tokenLifetimeSeconds),
+      });
+      await accounts.recordLogin(user.id, time);
+      return { token };
+    },
+  });
+  completeResource(app, { url: '/api/login/', name: 'Login', description: 'Exchange credentials for a token.', methods: ['POST'] });
+
+  async function loginFailed(request: FastifyRequest, username: string): Promise<never> {
+    await throttle.recordFailure(request, username);
+    throw nonFieldError(INVALID_CREDENTIALS);
+  }
+
+  app.post('/api/logout/', {
+    ...authenticated,
+    schema: { ...authenticated.schema, summary: 'Revoke the token used for this request', response: { 204: Type.Null() } },
+    handler: async (request, reply) => {
+      const caller = callerOf(request);
+      await accounts.deleteSession(caller.userId, caller.sessionId);
+      return reply.code(204).send();
+    },
+  });
+  completeResource(app, { url: '/api/logout/', name: 'Logout', description: 'Revoke this token.', methods: ['POST'], onRequest: [authenticate] });
+
+  app.post('/api/logout/all/', {
+    ...authenticated,
+    schema: { ...authenticated.schema, summary: 'Revoke every token of the user', response: { 204: Type.Null() } },
+    handler: async (request, reply) => {
+      await accounts.deleteSessions(callerOf(request).userId);
+      return reply.code(204).send();
+    },
+  });
+  completeResource(app, { url: '/api/logout/all/', name: 'Logout everywhere', description: 'Revoke every token.', methods: ['POST'], onRequest: [authenticate] });
+
+  app.get('/api/user/', {
+    ...authenticated,
+    schema: { ...authenticated.schema, summary: 'The current user', response: { 200: schemas.User } },
+    handler: async (request) => currentAccount(request),
+  });
+
+  app.patch('/api/user/', {
+    ...authenticated,
+    schema: { ...authenticated.schema, summary: 'Change the email address', body: schemas.UserPatchBody, response: { 200: schemas.User } },
+    handler: async (request) => {
+      const body = await readBody(request);
+      if ('email' in body) {
+        const errors = new FieldErrorCollector();
+        const email = field(errors, 'email', body, parseEmail);
+        errors.throwIfAny();
+        await accounts.setEmail(callerOf(request).userId, email!);
+      }
+      return currentAccount(request);
+    },
+  });
+
+  app.delete('/api/user/', {
+    ...authenticated,
+    schema: { ...authenticated.schema, summary: 'Delete the account and all its tasks', body: schemas.AccountDeleteBody, response: { 204: Type.Null() } },
+    handler: async (request, reply) => {
+      const body = await readBody(request);
+      const errors = new FieldErrorCollector();
+      const password = field(errors, 'current_password', body, parsePassword);
+      errors.throwIfAny();
+      await requireCurrentPassword(callerOf(request).userId, password!);
+      await accounts.deleteUser(callerOf(request).userId);
+      return reply.code(204).send();
+    },
+  });
+  completeResource(app, { url: '/api/user/', name: 'User', description: 'The current account.', methods: ['GET', 'PATCH', 'DELETE'], onRequest: [authenticate] });
+
+  app.post('/api/user/password/', {
+    ...authenticated,
+    schema: { ...authenticated.schema, summary: 'Change the password; other sessions are revoked', body: schemas.PasswordChangeBody, response: { 204: Type.Null() } },
+    handler: async (request, reply) => {
+      const caller = callerOf(request);
+      const body = await readBody(request);
+      const errors = new FieldErrorCollector();
+      const current = field(errors, 'current_password', body, parsePassword);
+      const replacement = field(errors, 'new_password', body, parsePassword);
+      errors.throwIfAny();
+      await requireCurrentPassword(caller.userId, current!);
+      const account = (await accounts.findAccount(caller.userId))!;
+      const problems = passwordProblems(replacement!, { username: account.username, email: account.email });
+      if (problems.length > 0) throw validation({ new_password: problems });
+
+      await accounts.setPasswordHash(caller.userId, await hashPassword(replacement!));
+      // Whoever else held a token (perhaps the reason for the change) is logged out.
+      await accounts.deleteSessions(caller.userId, { except: caller.sessionId });
+      return reply.code(204).send();
+    },
+  });
+  completeResource(app, { url: '/api/user/password/', name: 'Password', description: 'Change the password.', methods: ['POST'], onRequest: [authenticate] });
+
+  app.get('/api/sessions/', {
+    ...authenticated,
+    schema: { ...authenticated.schema, summary: "The caller's active sessions", response: { 200: Type.Array(schemas.Session) } },
+    handler: async (request) => {
+      const caller = callerOf(request);
+      const sessions = await accounts.listSessions(caller.userId, now());
+      return sessions.map((session) => ({ ...session, current: session.id === caller.sessionId }));
+    },
+  });
+  completeResource(app, { url: '/api/sessions/', name: 'Sessions', description: 'Active sessions.', methods: ['GET'], onRequest: [authenticate] });
+
+  app.delete('/api/sessions/:id/', {
+    ...authenticated,
+    schema: { ...authenticated.schema, summary: 'Revoke one session', params: Type.Object({ id: Type.String() }), response: { 204: Type.Null() } },
+    handler: async (request, reply) => {
+      const id = parsePathId((request.params as { id: string }).id);
+      if (id === undefined || !(await accounts.deleteSession(callerOf(request).userId, id))) throw notFound();
+      return reply.code(204).send();
+    },
+  });
+  completeResource(app, { url: '/api/sessions/:id/', name: 'Session', description: 'One session.', methods: ['DELETE'], onRequest: [authenticate] });
+
+  async function currentAccount(request: FastifyRequest) {
+    const account = await accounts.findAccount(callerOf(request).userId);
+    if (account === undefined) throw notFound();
+    return account;
+  }
+
+  async function requireCurrentPassword(userId: number, password: string): Promise<void> {
+    const stored = await accounts.findPasswordHash(userId);
+    const verification = stored ? await verifyPassword(stored.password, password) : { valid: false };
+    if (!verification.valid) throw validation({ current_password: [INVALID_PASSWORD] });
+  }
+}

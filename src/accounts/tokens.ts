@@ -1,0 +1,11 @@
+import { createHash, randomBytes } from 'node:crypto';
+
+/** 160 random bits as 40 lowercase hex characters: the original's token format. */
+export function generateToken(): string {
+  return randomBytes(20).toString('hex');
+}
+
+/** Tokens are stored only as this digest, so a copy of the database holds no usable token. */
+export function tokenDigest(token: string): string {
+  return createHash('sha256').update(token).digest('hex');
+}

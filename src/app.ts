@@ -1,0 +1,76 @@
+import helmet from '@fastify/helmet';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Redis } from 'ioredis';
+import { createAuthenticate } from './accounts/authenticate.js';
+import { createAccountsRepository } from './accounts/repository.js';
+import { accountRoutes } from './accounts/routes.js';
+import { createThrottle } from './accounts/throttle.js';
+import type { Config } from './config.js';
+import type { Database } from './db/database.js';
+import { registerBodyParsers } from './http/body.js';
+import { registerCors } from './http/cors.js';
+import { registerErrorHandler } from './http/errors.js';
+import { registerHostCheck, registerSlashRedirect } from './http/routing.js';
+import { rootRoutes } from './http/root.js';
+import { createTasksRepository } from './tasks/repository.js';
+import { taskRoutes } from './tasks/routes.js';
+
+export interface AppDependencies {
+  config: Config;
+  database: Database;
+  /** Shared rate-limit counters; without it they are kept in this process. */
+  redis?: Redis;
+  /** Key prefix for the rate-limit counters in Redis (tests use their own). */
+  throttleNamespace?: string;
+}
+
+/** Builds the whole service from its dependencies; no globals, so tests build their own. */
+export async function buildApp({ config, database, redis, throttleNamespace }: AppDependencies): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: {
+      level: config.logLevel,
+      redact: ['req.headers.authorization', 'req.headers.cookie'],
+    },
+    bodyLimit: config.bodyLimitBytes,
+    trustProxy: config.trustProxy,
+    routerOptions: { ignoreTrailingSlash: true },
+  });
+
+  // Route schemas describe requests for the OpenAPI document; requests themselves are checked
+  // by each capability's parse functions, which give the original's messages and run after
+  // authentication and the ownership lookup, in the original's order.
+  app.setValidatorCompiler(() => () => true);
+
+  registerErrorHandler(app);
+  registerBodyParsers(app);
+  registerCors(app, config.corsAllowedOrigins);
+  registerHostCheck(app, config.allowedHosts);
+  registerSlashRedirect(app);
+  await app.register(helmet, { global: true });
+
+  if (config.docs) {
+    await app.register(swagger, {
+      openapi: {
+        openapi: '3.1.0',
+        info: { title: 'Task Tracker API', version: '1.0.0', description: 'Personal task lists with secure accounts.' },
+        components: {
+          securitySchemes: {
+            token: { type: 'apiKey', in: 'header', name: 'Authorization', description: 'Token <key> (or Bearer <key>)' },
+          },
+        },
+      },
+    });
+    await app.register(swaggerUi, { routePrefix: '/api/docs', staticCSP: true });
+  }
+
+  const accounts = createAccountsRepository(database);
+  const authenticate = createAuthenticate(accounts, config.tokenLifetimeSeconds);
+  const throttle = await createThrottle(app, config.throttle, redis, throttleNamespace);
+
+  await app.register(rootRoutes, { docs: config.docs });
+  await app.register(accountRoutes, { accounts, authenticate, throttle, tokenLifetimeSeconds: config.tokenLifetimeSeconds });
+  await app.register(taskRoutes, { tasks: createTasksRepository(database), authenticate });
+  return app;
+}

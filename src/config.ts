@@ -1,0 +1,173 @@
+import { resolve } from 'node:path';
+
+/** Every setting the service reads, parsed and validated once at start-up. */
+export interface Config {
+  port: number;
+  host: string;
+  databaseUrl: string;
+  corsAllowedOrigins: string[];
+  /** Host header allow-list, like Django's ALLOWED_HOSTS; `*` allows any host. */
+  allowedHosts: string[];
+  logLevel: string;
+  /** true, false, or the addresses/CIDR ranges of trusted proxies. */
+  trustProxy: boolean | string[];
+  redisUrl: string | undefined;
+  /** Apply pending migrations when the server starts. */
+  migrateOnStart: boolean;
+  bodyLimitBytes: number;
+  /** Lifetime of a login session; every use slides it forward. */
+  tokenLifetimeSeconds: number;
+  throttle: ThrottleConfig;
+  /** How long ids of deleted tasks are kept for incremental sync. */
+  tombstoneRetentionSeconds: number;
+  /** Serve the OpenAPI document and the interactive docs page. */
+  docs: boolean;
+}
+
+export interface ThrottleConfig {
+  loginPerUsername: RateLimit;
+  loginPerAddress: RateLimit;
+  registerPerAddress: RateLimit;
+}
+
+export interface RateLimit {
+  max: number;
+  windowSeconds: number;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+export const DEFAULT_DATABASE_URL = 'sqlite:./data/tasks.sqlite3';
+const DEFAULT_ORIGINS = ['http://localhost:3000', 'http://localhost:3001'];
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+type Env = Record<string, string | undefined>;
+
+export function loadConfig(env: Env = process.env): Config {
+  const problems: string[] = [];
+  const read = <T>(name: string, fallback: T, parse: (raw: string) => T): T => {
+    const raw = env[name]?.trim();
+    if (raw === undefined || raw === '') return fallback;
+    try {
+      return parse(raw);
+    } catch (error) {
+      problems.push(`${name}=${JSON.stringify(raw)}: ${(error as Error).message}`);
+      return fallback;
+    }
+  };
+
+  const config: Config = {
+    port: read('PORT', 8000, (raw) => integer(raw, 0, 65535)),
+    host: read('HOST', '127.0.0.1', (raw) => raw),
+    databaseUrl: read('DATABASE_URL', DEFAULT_DATABASE_URL, databaseUrl),
+    corsAllowedOrigins: corsOrigins(env, read),
+    allowedHosts: read('ALLOWED_HOSTS', ['localhost', '127.0.0.1', '[::1]'], list),
+    logLevel: read('LOG_LEVEL', 'info', (raw) => oneOf(raw.toLowerCase(), LOG_LEVELS)),
+    trustProxy: read<boolean | string[]>('TRUST_PROXY', false, trustProxy),
+    redisUrl: read<string | undefined>('REDIS_URL', undefined, redisUrl),
+    migrateOnStart: read('MIGRATE_ON_START', true, boolean),
+    bodyLimitBytes: read('BODY_LIMIT_BYTES', 1024 * 1024, (raw) => integer(raw, 1024, 1024 ** 3)),
+    tokenLifetimeSeconds: read('TOKEN_LIFETIME_SECONDS', 30 * 24 * 3600, (raw) => integer(raw, 60, 10 * 365 * 24 * 3600)),
+    throttle: {
+      loginPerUsername: read('THROTTLE_LOGIN_USERNAME', { max: 5, windowSeconds: 300 }, rate),
+      loginPerAddress: read('THROTTLE_LOGIN_ADDRESS', { max: 10, windowSeconds: 60 }, rate),
+      registerPerAddress: read('THROTTLE_REGISTER_ADDRESS', { max: 20, windowSeconds: 60 }, rate),
+    },
+    tombstoneRetentionSeconds: read('TOMBSTONE_RETENTION_SECONDS', 30 * 24 * 3600, (raw) => integer(raw, 60, 10 * 365 * 24 * 3600)),
+    docs: read('API_DOCS', true, boolean),
+  };
+
+  if (problems.length > 0) {
+    throw new ConfigError(`Invalid configuration:\n  ${problems.join('\n  ')}`);
+  }
+  return config;
+}
+
+function corsOrigins(env: Env, read: <T>(name: string, fallback: T, parse: (raw: string) => T) => T): string[] {
+  const origins = read('CORS_ALLOWED_ORIGINS', DEFAULT_ORIGINS, (raw) => list(raw).map(origin));
+  // The original deployment configures its client through these two names.
+  for (const name of ['CLIENT_ORIGIN', 'CLIENT_ORIGIN_DEV']) {
+    const extra = read<string | undefined>(name, undefined, origin);
+    if (extra !== undefined && !origins.includes(extra)) origins.push(extra);
+  }
+  return origins;
+}
+
+function integer(raw: string, min: number, max: number): number {
+  if (!/^\d+$/.test(raw)) throw new Error('expected a whole number');
+  const value = Number(raw);
+  if (value < min || value > max) throw new Error(`expected a number from ${min} to ${max}`);
+  return value;
+}
+
+function boolean(raw: string): boolean {
+  const value = raw.toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(value)) return true;
+  if (['0', 'false', 'no', 'off'].includes(value)) return false;
+  throw new Error('expected true or false');
+}
+
+function oneOf(raw: string, allowed: string[]): string {
+  if (!allowed.includes(raw)) throw new Error(`expected one of ${allowed.join(', ')}`);
+  return raw;
+}
+
+function list(raw: string): string[] {
+  return raw.split(',').map((item) => item.trim()).filter((item) => item !== '');
+}
+
+function origin(raw: string): string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new Error(`"${raw}" is not an origin such as https://app.example.com`);
+  }
+  if (!['http:', 'https:'].includes(url.protocol)) throw new Error(`"${raw}" must start with http:// or https://`);
+  return url.origin;
+}
+
+/** `N/SECONDS`, for example `5/300` for five attempts in five minutes. */
+function rate(raw: string): RateLimit {
+  const match = /^(\d+)\s*\/\s*(\d+)$/.exec(raw);
+  if (!match) throw new Error('expected MAX/SECONDS, for example 5/300');
+  return { max: integer(match[1]!, 1, 1_000_000), windowSeconds: integer(match[2]!, 1, 86_400) };
+}
+
+function trustProxy(raw: string): boolean | string[] {
+  const lower = raw.toLowerCase();
+  if (['true', 'yes', 'on'].includes(lower)) return true;
+  if (['false', 'no', 'off'].includes(lower)) return false;
+  const addresses = list(raw);
+  for (const address of addresses) {
+    if (!/^[0-9a-f.:]+(\/\d{1,3})?$/i.test(address)) throw new Error(`"${address}" is not an address or CIDR range`);
+  }
+  return addresses;
+}
+
+function redisUrl(raw: string): string {
+  if (!/^rediss?:\/\//.test(raw)) throw new Error('expected a redis:// or rediss:// URL');
+  return raw;
+}
+
+/** Accepts postgres URLs and the SQLite forms `sqlite:<path>`, `sqlite:///<path>` and `sqlite::memory:`. */
+function databaseUrl(raw: string): string {
+  if (/^postgres(ql)?:\/\//.test(raw)) return raw;
+  if (raw.startsWith('sqlite:')) {
+    sqlitePath(raw);
+    return raw;
+  }
+  throw new Error('expected postgres://..., postgresql://... or sqlite:<path>');
+}
+
+/** The file path of a SQLite URL, or `:memory:`. */
+export function sqlitePath(url: string): string {
+  const rest = url.slice('sqlite:'.length);
+  if (rest === ':memory:' || rest === '///:memory:') return ':memory:';
+  // dj-database-url: `sqlite:///db.sqlite3` is relative, `sqlite:////var/db.sqlite3` absolute.
+  const path = rest.startsWith('///') ? rest.slice(3) : rest;
+  if (path === '' || path.startsWith('//')) throw new Error('the SQLite URL names no file');
+  return resolve(path);
+}

@@ -1,0 +1,164 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import SQLite from 'better-sqlite3';
+import {
+  CompiledQuery,
+  Kysely,
+  PostgresDialect,
+  SqliteDialect,
+  type Compilable,
+  type PostgresPool,
+  type PostgresPoolClient,
+} from 'kysely';
+import pg from 'pg';
+import { sqlitePath } from '../config.js';
+import type { Tables } from './tables.js';
+
+export type Dialect = 'sqlite' | 'postgres';
+export type Db = Kysely<Tables>;
+
+export interface Database {
+  db: Db;
+  dialect: Dialect;
+  /**
+   * Compiles a query once and returns a runner that executes it with new parameters, in the
+   * order they appear in the query. Used for the statements every request runs, so that
+   * neither the query builder nor the database re-plans them per request.
+   */
+  prepare<R>(query: Compilable<R>): (...parameters: unknown[]) => Promise<R[]>;
+  close(): Promise<void>;
+}
+
+export interface DatabaseOptions {
+  /** PostgreSQL only: the schema to work in (tests use a fresh schema each). */
+  schema?: string;
+  poolSize?: number;
+}
+
+export function createDatabase(url: string, options: DatabaseOptions = {}): Database {
+  return url.startsWith('sqlite:') ? openSqlite(sqlitePath(url)) : openPostgres(url, options);
+}
+
+function openSqlite(path: string): Database {
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  const sqlite = new SQLite(path);
+  sqlite.pragma('journal_mode = WAL');
+  // FULL: an acknowledged write survives a power cut, not only a process crash.
+  sqlite.pragma('synchronous = FULL');
+  sqlite.pragma('foreign_keys = ON');
+  sqlite.pragma('busy_timeout = 5000');
+  const db = new Kysely<Tables>({ dialect: new SqliteDialect({ database: cachingSqlite(sqlite) }) });
+  return {
+    db,
+    dialect: 'sqlite',
+    prepare: (query) => precompiled(db, query),
+    close: () => db.destroy(),
+  };
+}
+
+/**
+ * Kysely's SQLite driver calls prepare() for every query; preparing costs several times more
+ * than running a cached statement, so statements are cached by their SQL text. The set of
+ * distinct statements is bounded by the code that builds them. SQLite cannot bind booleans,
+ * so they are passed as 1/0.
+ */
+function cachingSqlite(sqlite: SQLite.Database) {
+  const statements = new Map<string, SQLite.Statement>();
+  const bindable = (parameters: ReadonlyArray<unknown>) =>
+    parameters.map((value) => (typeof value === 'boolean' ? Number(value) : value));
+  return {
+    close: () => sqlite.close(),
+    prepare(sql: string) {
+      let statement = statements.get(sql);
+      if (statement === undefined) {
+        statement = sqlite.prepare(sql);
+        statements.set(sql, statement);
+      }
+      const cached = statement;
+      return {
+        reader: cached.reader,
+        all: (parameters: ReadonlyArray<unknown>) => cached.all(bindable(parameters)),
+        run: (parameters: ReadonlyArray<unknown>) => cached.run(bindable(parameters)),
+        iterate: (parameters: ReadonlyArray<unknown>) =>
+          cached.iterate(bindable(parameters)) as IterableIterator<unknown>,
+      };
+    },
+  };
+}
+
+// PostgreSQL type ids whose default parsing would differ from SQLite's values.
+const INT8 = 20;
+const DATE = 1082;
+const TIMESTAMPTZ = 1184;
+
+function openPostgres(url: string, options: DatabaseOptions): Database {
+  const types = {
+    getTypeParser(oid: number, format?: string) {
+      // Ids are bigint columns; they stay far below 2^53.
+      if (oid === INT8) return (value: string) => Number(value);
+      // Dates stay `YYYY-MM-DD` strings instead of becoming local-time Date objects.
+      if (oid === DATE) return (value: string) => value;
+      if (oid === TIMESTAMPTZ) return isoTimestamp;
+      return pg.types.getTypeParser(oid, format as 'text');
+    },
+  };
+  const searchPath = options.schema ? ` -c search_path=${options.schema}` : '';
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: options.poolSize ?? 10,
+    types,
+    // UTC makes PostgreSQL print timestamps with a +00 offset, which isoTimestamp relies on.
+    options: `-c TimeZone=UTC${searchPath}`,
+  });
+  const named = new Map<string, string>();
+  const db = new Kysely<Tables>({ dialect: new PostgresDialect({ pool: namingPool(pool, named) }) });
+  return {
+    db,
+    dialect: 'postgres',
+    prepare(query) {
+      const compiled = query.compile();
+      if (!named.has(compiled.sql)) named.set(compiled.sql, `hot_${named.size + 1}`);
+      return (...parameters) => run(db, compiled, parameters);
+    },
+    close: () => db.destroy(),
+  };
+}
+
+/**
+ * Statements registered through prepare() are sent as named prepared statements, so each
+ * pooled connection parses and plans them once instead of on every request.
+ */
+function namingPool(pool: pg.Pool, named: Map<string, string>): PostgresPool {
+  return {
+    async connect() {
+      const client = await pool.connect();
+      return {
+        query(sql: string, parameters: ReadonlyArray<unknown>) {
+          const name = named.get(sql);
+          const values = parameters as unknown[];
+          return name === undefined ? client.query(sql, values) : client.query({ name, text: sql, values });
+        },
+        release: () => client.release(),
+        // Streaming cursors are not used, so only the two-argument query form is needed.
+      } as unknown as PostgresPoolClient;
+    },
+    end: () => pool.end(),
+  };
+}
+
+function precompiled<R>(db: Db, query: Compilable<R>) {
+  const compiled = query.compile();
+  return (...parameters: unknown[]) => run(db, compiled, parameters);
+}
+
+async function run<R>(db: Db, compiled: CompiledQuery<R>, parameters: unknown[]): Promise<R[]> {
+  const result = await db.executeQuery<R>({ ...compiled, parameters });
+  return result.rows;
+}
+
+/** `2026-11-24 03:15:53.6178+00` -> `2026-11-24T03:15:53.617800Z` (PostgreSQL trims zeros). */
+export function isoTimestamp(value: string): string {
+  const match = /^(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2})(?:\.(\d{1,6}))?\+00$/.exec(value);
+  if (!match) return value;
+  return `${match[1]}T${match[2]}.${(match[3] ?? '').padEnd(6, '0')}Z`;
+}

@@ -1,0 +1,62 @@
+import type { Generated, Insertable, Selectable, Updateable } from 'kysely';
+
+/**
+ * Column types as the application sees them on both databases. Timestamps are ISO 8601
+ * strings in UTC with microseconds (`2026-11-24T03:15:53.617827Z`) and dates are
+ * `YYYY-MM-DD` strings: SQLite stores that text, PostgreSQL's values are formatted to match
+ * (see database.ts). Booleans come back from SQLite as 0/1, so rows are mapped in the repositories.
+ */
+export interface UsersTable {
+  id: Generated<number>;
+  username: string;
+  /** Case-folded username; its unique index makes `alice` and `Alice` the same account. */
+  username_key: string;
+  email: string;
+  password: string;
+  is_active: Generated<boolean | number>;
+  date_joined: string;
+  last_login: string | null;
+}
+
+export interface AuthTokensTable {
+  id: Generated<number>;
+  user_id: number;
+  /** SHA-256 of the token, hex: the token itself is never stored. */
+  digest: string;
+  created_at: string;
+  last_used_at: string;
+  expires_at: string;
+  user_agent: string;
+}
+
+export interface TasksTable {
+  id: Generated<number>;
+  owner_id: number;
+  title: string;
+  description: string;
+  due_date: string | null;
+  completed: boolean | number;
+  created_at: string;
+  updated_at: string;
+  completed_at: string | null;
+}
+
+export interface DeletedTasksTable {
+  task_id: number;
+  owner_id: number;
+  deleted_at: string;
+}
+
+export interface Tables {
+  users: UsersTable;
+  auth_tokens: AuthTokensTable;
+  tasks: TasksTable;
+  deleted_tasks: DeletedTasksTable;
+}
+
+export type UserRow = Selectable<UsersTable>;
+export type NewUser = Insertable<UsersTable>;
+export type TokenRow = Selectable<AuthTokensTable>;
+export type TaskRow = Selectable<TasksTable>;
+export type NewTask = Insertable<TasksTable>;
+export type TaskUpdate = Updateable<TasksTable>;

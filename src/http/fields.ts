@@ -1,0 +1,100 @@
+/**
+ * Field parsing with Django REST Framework's semantics and messages, shared by every
+ * capability. Each parser returns the cleaned value or the list of messages for the field.
+ */
+export type Parsed<T> = { ok: true; value: T } | { ok: false; messages: string[] };
+
+export const REQUIRED = 'This field is required.';
+export const BLANK = 'This field may not be blank.';
+export const NULL = 'This field may not be null.';
+const NOT_A_STRING = 'Not a valid string.';
+const NOT_A_BOOLEAN = 'Must be a valid boolean.';
+const NUL_CHARACTER = 'Null characters are not allowed.';
+const DATE_FORMAT = 'Date has wrong format. Use one of these formats instead: YYYY-MM-DD.';
+
+const ok = <T>(value: T): Parsed<T> => ({ ok: true, value });
+const fail = (...messages: string[]): Parsed<never> => ({ ok: false, messages });
+
+export interface StringRules {
+  maxLength?: number;
+  allowBlank?: boolean;
+  /** Passwords keep their white space exactly as typed. */
+  trim?: boolean;
+}
+
+/** DRF's CharField: numbers become their text, surrounding white space is trimmed, NUL is refused. */
+export function parseString(input: unknown, rules: StringRules = {}): Parsed<string> {
+  if (input === null) return fail(NULL);
+  let text: string;
+  if (typeof input === 'string') text = input;
+  else if (typeof input === 'number' && Number.isFinite(input)) text = String(input);
+  else return fail(NOT_A_STRING);
+  if (rules.trim !== false) text = text.trim();
+  if (text === '' || (rules.trim === false && text.trim() === '')) {
+    return rules.allowBlank ? ok('') : fail(BLANK);
+  }
+  const messages: string[] = [];
+  // Lengths count Unicode code points, as Python does.
+  if (rules.maxLength !== undefined && codePointLength(text) > rules.maxLength) {
+    messages.push(`Ensure this field has no more than ${rules.maxLength} characters.`);
+  }
+  if (text.includes('\0')) messages.push(NUL_CHARACTER);
+  return messages.length > 0 ? fail(...messages) : ok(text);
+}
+
+export function codePointLength(text: string): number {
+  let count = 0;
+  for (const _ of text) count++;
+  return count;
+}
+
+const TRUE_TEXT = new Set(['true', '1', 'yes', 'on', 't', 'y']);
+const FALSE_TEXT = new Set(['false', '0', 'no', 'off', 'f', 'n']);
+
+/** DRF's BooleanField: true/false, 1/0 and the usual words in any letter case. */
+export function parseBoolean(input: unknown): Parsed<boolean> {
+  if (input === null) return fail(NULL);
+  if (typeof input === 'boolean') return ok(input);
+  if (input === 1 || input === 0) return ok(input === 1);
+  if (typeof input === 'string') {
+    const word = input.toLowerCase();
+    if (TRUE_TEXT.has(word)) return ok(true);
+    if (FALSE_TEXT.has(word)) return ok(false);
+  }
+  return fail(NOT_A_BOOLEAN);
+}
+
+/**
+ * A calendar date `YYYY-MM-DD` (Django also accepts one-digit months and days) in years
+ * 0001-9999, returned normalised; `null` and `""` mean no date.
+ */
+export function parseOptionalDate(input: unknown): Parsed<string | null> {
+  if (input === null || input === '') return ok(null);
+  if (typeof input !== 'string') return fail(DATE_FORMAT);
+  const date = calendarDate(input);
+  return date === null ? fail(DATE_FORMAT) : ok(date);
+}
+
+/** The normalised `YYYY-MM-DD` form of a real calendar date, or null. */
+export function calendarDate(text: string): string | null {
+  const match = /^(\d{4})-(\d{1,2})-(\d{1,2})$/.exec(text);
+  if (!match) return null;
+  const [year, month, day] = [Number(match[1]), Number(match[2]), Number(match[3])];
+  if (year < 1 || month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return null;
+  return `${match[1]}-${String(month).padStart(2, '0')}-${String(day).padStart(2, '0')}`;
+}
+
+function daysInMonth(year: number, month: number): number {
+  const leap = (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
+  return [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1]!;
+}
+
+/**
+ * A positive integer id from a URL segment; anything else (0, negative, not a number, or too
+ * large to be an id) is undefined, which callers answer as 404 like a missing object.
+ */
+export function parsePathId(segment: string): number | undefined {
+  if (!/^\d{1,16}$/.test(segment)) return undefined;
+  const id = Number(segment);
+  return id >= 1 && Number.isSafeInteger(id) ? id : undefined;
+}

@@ -1,0 +1,31 @@
+import { Type, type Static } from 'typebox';
+
+const Timestamp = Type.String({ format: 'date-time', examples: ['2026-11-24T03:15:53.617827Z'] });
+
+/** The task as served; the response schema is an allow-list, so nothing else leaves the server. */
+export const Task = Type.Object({
+  id: Type.Integer(),
+  title: Type.String({ maxLength: 200 }),
+  description: Type.String(),
+  due_date: Type.Union([Type.String({ format: 'date' }), Type.Null()]),
+  completed: Type.Boolean(),
+  created_at: Timestamp,
+  owner: Type.Integer({ description: "The owner's user id." }),
+  updated_at: Timestamp,
+  completed_at: Type.Union([Timestamp, Type.Null()], { description: 'When the task last became completed.' }),
+});
+export type Task = Static<typeof Task>;
+
+export const TaskList = Type.Array(Task);
+
+export const TaskIdParams = Type.Object({ id: Type.String({ pattern: '^[0-9]+$' }) });
+
+// Request body for the OpenAPI page; validate.ts applies the original's rules and messages.
+export const TaskBody = Type.Object({
+  title: Type.String({ minLength: 1, maxLength: 200 }),
+  description: Type.Optional(Type.String()),
+  due_date: Type.Optional(Type.Union([Type.String({ format: 'date' }), Type.Null()])),
+  completed: Type.Optional(Type.Boolean()),
+});
+
+export const TaskPatchBody = Type.Partial(TaskBody);
