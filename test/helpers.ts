@@ -1,0 +1,121 @@
+import { randomBytes } from 'node:crypto';
+import type { TestContext } from 'node:test';
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import pg from 'pg';
+import { buildApp } from '../src/app.js';
+import { loadConfig, type Config } from '../src/config.js';
+import { createDatabase, type Database } from '../src/db/database.js';
+import { migrateToLatest } from '../src/db/migrate.js';
+
+/**
+ * Tests run on SQLite (in memory) by default, and on PostgreSQL when DATABASE_URL points at
+ * one: each app then gets a fresh schema, dropped when the test ends.
+ */
+export const TEST_DATABASE_URL = process.env.DATABASE_URL?.startsWith('postgres') ? process.env.DATABASE_URL : undefined;
+export const dialectName = TEST_DATABASE_URL ? 'postgres' : 'sqlite';
+
+export interface TestApp {
+  app: FastifyInstance;
+  database: Database;
+  config: Config;
+}
+
+/** Generous limits so tests that fail logins on purpose are not throttled unless they ask. */
+const TEST_THROTTLE = {
+  loginPerUsername: { max: 1000, windowSeconds: 60 },
+  loginPerAddress: { max: 1000, windowSeconds: 60 },
+  registerPerAddress: { max: 1000, windowSeconds: 60 },
+};
+
+export async function openTestDatabase(t: TestContext): Promise<Database> {
+  if (!TEST_DATABASE_URL) {
+    const database = createDatabase('sqlite::memory:');
+    await migrateToLatest(database.db);
+    t.after(() => database.close());
+    return database;
+  }
+  const schema = `test_${randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: TEST_DATABASE_URL });
+  await admin.connect();
+  await admin.query(`create schema ${schema}`);
+  const database = createDatabase(TEST_DATABASE_URL, { schema, poolSize: 4 });
+  t.after(async () => {
+    await database.close();
+    await admin.query(`drop schema ${schema} cascade`);
+    await admin.end();
+  });
+  await migrateToLatest(database.db);
+  return database;
+}
+
+export async function buildTestApp(
+  t: TestContext,
+  options: { config?: Partial<Config>; database?: Database; env?: Record<string, string> } = {},
+): Promise<TestApp> {
+  const config: Config = {
+    ...loadConfig({ LOG_LEVEL: 'silent', ...options.env }),
+    throttle: TEST_THROTTLE,
+    ...options.config,
+  };
+  const database = options.database ?? (await openTestDatabase(t));
+  const app = await buildApp({ config, database });
+  t.after(() => app.close());
+  return { app, database, config };
+}
+
+let userCounter = 0;
+export const PASSWORD = 'correct horse battery staple';
+
+export function uniqueUsername(prefix = 'user'): string {
+  userCounter += 1;
+  return `${prefix}${userCounter}_${randomBytes(3).toString('hex')}`;
+}
+
+export interface TestUser {
+  id: number;
+  username: string;
+  password: string;
+  token: string;
+  auth: { authorization: string };
+}
+
+/** Registers and logs in a user over the API. */
+export async function createUser(app: FastifyInstance, overrides: { username?: string; password?: string; email?: string } = {}): Promise<TestUser> {
+  const username = overrides.username ?? uniqueUsername();
+  const password = overrides.password ?? PASSWORD;
+  const registered = await app.inject({
+    method: 'POST',
+    url: '/api/register/',
+    payload: { username, password, ...(overrides.email === undefined ? {} : { email: overrides.email }) },
+  });
+  if (registered.statusCode !== 201) throw new Error(`register failed: ${registered.statusCode} ${registered.body}`);
+  const token = await login(app, username, password);
+  const me = await app.inject({ method: 'GET', url: '/api/user/', headers: { authorization: `Token ${token}` } });
+  return { id: me.json().id, username, password, token, auth: { authorization: `Token ${token}` } };
+}
+
+export async function login(app: FastifyInstance, username: string, password: string): Promise<string> {
+  const response = await app.inject({ method: 'POST', url: '/api/login/', payload: { username, password } });
+  if (response.statusCode !== 200) throw new Error(`login failed: ${response.statusCode} ${response.body}`);
+  return response.json().token;
+}
+
+export async function createTask(app: FastifyInstance, user: TestUser, fields: Record<string, unknown> = {}) {
+  const response = await app.inject({
+    method: 'POST',
+    url: '/api/tasks/',
+    headers: user.auth,
+    payload: { title: 'A task', ...fields },
+  });
+  if (response.statusCode !== 201) throw new Error(`create task failed: ${response.statusCode} ${response.body}`);
+  return response.json();
+}
+
+/** The task rows as stored, for checking that a refused write changed nothing. */
+export async function storedTasks(database: Database) {
+  return database.db.selectFrom('tasks').selectAll().orderBy('id').execute();
+}
+
+export function json(response: LightMyRequestResponse): unknown {
+  return response.body === '' ? undefined : response.json();
+}
