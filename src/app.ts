@@ -71,6 +71,10 @@ export async function buildApp({ config, database, redis, throttleNamespace }: A
 
   await app.register(rootRoutes, { docs: config.docs });
   await app.register(accountRoutes, { accounts, authenticate, throttle, tokenLifetimeSeconds: config.tokenLifetimeSeconds });
-  await app.register(taskRoutes, { tasks: createTasksRepository(database), authenticate });
+  await app.register(taskRoutes, {
+    tasks: createTasksRepository(database),
+    authenticate,
+    tombstoneRetentionSeconds: config.tombstoneRetentionSeconds,
+  });
   return app;
 }

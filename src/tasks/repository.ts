@@ -1,5 +1,8 @@
-import { sql } from 'kysely';
+import { sql, type SelectQueryBuilder } from 'kysely';
 import type { Database } from '../db/database.js';
+import type { Tables } from '../db/tables.js';
+import { after, type SortKey } from './ordering.js';
+import type { TaskFilters } from './query.js';
 import type { Task } from './schemas.js';
 import type { TaskChanges } from './validate.js';
 
@@ -43,6 +46,32 @@ export function createTasksRepository({ db, prepare }: Database) {
       return (await all(ownerId)).map(toTask);
     },
 
+    /**
+     * The owner's tasks that pass the filters, in the order of `keys`, optionally only those
+     * after a cursor position, one window at a time.
+     */
+    async search(
+      ownerId: number,
+      filters: TaskFilters,
+      keys: SortKey[],
+      window: { limit?: number; offset?: number; after?: unknown[] } = {},
+    ): Promise<Task[]> {
+      let query = filtered(db.selectFrom('tasks').select(COLUMNS).where('owner_id', '=', ownerId), filters);
+      if (window.after) query = query.where(after(keys, window.after));
+      for (const key of keys) query = query.orderBy(key.expression, key.descending ? 'desc' : 'asc');
+      if (window.limit !== undefined) query = query.limit(window.limit);
+      if (window.offset) query = query.offset(window.offset);
+      return (await query.execute()).map(toTask);
+    },
+
+    async count(ownerId: number, filters: TaskFilters): Promise<number> {
+      const query = filtered(
+        db.selectFrom('tasks').select((eb) => eb.fn.countAll<number>().as('count')).where('owner_id', '=', ownerId),
+        filters,
+      );
+      return Number((await query.executeTakeFirstOrThrow()).count);
+    },
+
     async create(ownerId: number, changes: TaskChanges, now: string): Promise<Task> {
       const completed = changes.completed ?? false;
       const row = await db
@@ -62,8 +91,17 @@ export function createTasksRepository({ db, prepare }: Database) {
       return toTask(row);
     },
 
-    /** Applies the changes; undefined when the owner has no such task (any more). */
-    async update(ownerId: number, id: number, changes: TaskChanges, now: string): Promise<Task | undefined> {
+    /**
+     * Applies the changes; undefined when the owner has no such task, or (with `expectedVersion`)
+     * when it was changed since that version was read: the check and the write are one statement.
+     */
+    async update(
+      ownerId: number,
+      id: number,
+      changes: TaskChanges,
+      now: string,
+      expectedVersion?: string,
+    ): Promise<Task | undefined> {
       const completedAt =
         changes.completed === undefined
           ? {}
@@ -76,15 +114,73 @@ export function createTasksRepository({ db, prepare }: Database) {
         .set({ ...changes, ...completedAt, updated_at: now })
         .where('owner_id', '=', ownerId)
         .where('id', '=', id)
+        .$if(expectedVersion !== undefined, (query) => query.where('updated_at', '=', expectedVersion!))
         .returning(COLUMNS)
         .executeTakeFirst();
       return row && toTask(row);
     },
 
-    /** Deletes the task; false when the owner has no such task. */
-    async remove(ownerId: number, id: number): Promise<boolean> {
-      const result = await db.deleteFrom('tasks').where('owner_id', '=', ownerId).where('id', '=', id).executeTakeFirst();
-      return Number(result.numDeletedRows) > 0;
+    /**
+     * Deletes the task and leaves a tombstone for incremental sync, in one transaction; false
+     * when the owner has no such task (or, with `expectedVersion`, it changed since).
+     */
+    async remove(ownerId: number, id: number, now: string, expectedVersion?: string): Promise<boolean> {
+      return db.transaction().execute(async (trx) => {
+        const deleted = await trx
+          .deleteFrom('tasks')
+          .where('owner_id', '=', ownerId)
+          .where('id', '=', id)
+          .$if(expectedVersion !== undefined, (query) => query.where('updated_at', '=', expectedVersion!))
+          .executeTakeFirst();
+        if (Number(deleted.numDeletedRows) === 0) return false;
+        await trx.insertInto('deleted_tasks').values({ task_id: id, owner_id: ownerId, deleted_at: now }).execute();
+        return true;
+      });
+    },
+
+    /** Ids of the owner's tasks deleted at or after `since`, oldest first. */
+    deletedSince(ownerId: number, since: string): Promise<{ id: number; deleted_at: string }[]> {
+      return db
+        .selectFrom('deleted_tasks')
+        .select(['task_id as id', 'deleted_at'])
+        .where('owner_id', '=', ownerId)
+        .where('deleted_at', '>=', since)
+        .orderBy('deleted_at')
+        .orderBy('task_id')
+        .execute();
+    },
+
+    /** Forgets deletions older than the retention window. */
+    async purgeTombstones(before: string): Promise<number> {
+      const result = await db.deleteFrom('deleted_tasks').where('deleted_at', '<', before).executeTakeFirst();
+      return Number(result.numDeletedRows);
     },
   };
+}
+
+type TaskQueryBuilder<O> = SelectQueryBuilder<Tables, 'tasks', O>;
+
+function filtered<O>(query: TaskQueryBuilder<O>, filters: TaskFilters): TaskQueryBuilder<O> {
+  const today = new Date().toISOString().slice(0, 10);
+  if (filters.completed !== undefined) query = query.where('completed', '=', filters.completed);
+  if (filters.dueBefore !== undefined) query = query.where('due_date', '<', filters.dueBefore);
+  if (filters.dueAfter !== undefined) query = query.where('due_date', '>', filters.dueAfter);
+  if (filters.hasDueDate !== undefined) {
+    query = query.where('due_date', filters.hasDueDate ? 'is not' : 'is', null);
+  }
+  if (filters.overdue === true) {
+    query = query.where('completed', '=', false).where('due_date', '<', today);
+  } else if (filters.overdue === false) {
+    query = query.where((eb) =>
+      eb.or([eb('completed', '=', true), eb('due_date', 'is', null), eb('due_date', '>=', today)]),
+    );
+  }
+  if (filters.search !== undefined) {
+    const pattern = `%${filters.search.toLowerCase().replace(/[\\%_]/g, (char) => `\\${char}`)}%`;
+    query = query.where(
+      sql<boolean>`(lower(title) like ${pattern} escape '\\' or lower(description) like ${pattern} escape '\\')`,
+    );
+  }
+  if (filters.updatedSince !== undefined) query = query.where('updated_at', '>=', filters.updatedSince);
+  return query;
 }

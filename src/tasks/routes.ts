@@ -1,9 +1,13 @@
-import type { FastifyInstance, FastifyRequest, onRequestHookHandler } from 'fastify';
-import { now } from '../db/clock.js';
+import { Type } from 'typebox';
+import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
+import { now, timestampOf } from '../db/clock.js';
 import { readBody } from '../http/body.js';
-import { notFound } from '../http/errors.js';
-import { parsePathId } from '../http/fields.js';
+import { conditionMatches, entityTag, registerEtags } from '../http/conditional.js';
+import { detail, notFound, validation } from '../http/errors.js';
+import { REQUIRED, parsePathId } from '../http/fields.js';
 import { completeResource } from '../http/methods.js';
+import { listTasks } from './listing.js';
+import { parseTaskQuery, parseTimestamp } from './query.js';
 import type { TasksRepository } from './repository.js';
 import * as schemas from './schemas.js';
 import type { Task } from './schemas.js';
@@ -12,16 +16,24 @@ import { parseTaskChanges, type WriteMode } from './validate.js';
 export interface TaskRoutesOptions {
   tasks: TasksRepository;
   authenticate: onRequestHookHandler;
+  tombstoneRetentionSeconds: number;
 }
+
+/** The version tag of a task: every write moves `updated_at`, so it changes with every write. */
+export const taskTag = (task: Task) => entityTag(`${task.id}:${task.updated_at}`);
+
+const changedMeanwhile = () => detail(412, 'Precondition failed: the task has changed since it was read.');
 
 /**
  * The order of outcomes is the original's: authentication (401), method (405), the lookup
- * scoped to the caller (404), then the body (400/415). A reply therefore never reveals that
- * another user's task exists, whatever the body sent to it.
+ * scoped to the caller (404), then preconditions (412) and the body (400/415). A reply
+ * therefore never reveals that another user's task exists, whatever was sent to it.
  */
-export async function taskRoutes(app: FastifyInstance, { tasks, authenticate }: TaskRoutesOptions): Promise<void> {
+export async function taskRoutes(app: FastifyInstance, options: TaskRoutesOptions): Promise<void> {
+  const { tasks, authenticate, tombstoneRetentionSeconds } = options;
   const common = { tags: ['tasks'], security: [{ token: [] }] };
   const ownerOf = (request: FastifyRequest) => request.caller!.userId;
+  registerEtags(app);
 
   async function findOwnTask(request: FastifyRequest): Promise<Task> {
     const id = parsePathId((request.params as { id: string }).id);
@@ -30,18 +42,43 @@ export async function taskRoutes(app: FastifyInstance, { tasks, authenticate }: 
     return task;
   }
 
-  async function write(request: FastifyRequest, mode: WriteMode): Promise<Task> {
+  /** The version an If-Match header pins the write to; 412 when it names another version. */
+  function expectedVersion(request: FastifyRequest, task: Task): string | undefined {
+    const condition = request.headers['if-match'];
+    if (condition === undefined) return undefined;
+    if (!conditionMatches(condition, taskTag(task), { weak: false })) throw changedMeanwhile();
+    return task.updated_at;
+  }
+
+  async function write(request: FastifyRequest, reply: FastifyReply, mode: WriteMode): Promise<Task> {
     const task = await findOwnTask(request);
+    const version = expectedVersion(request, task);
     const changes = parseTaskChanges(await readBody(request), mode);
-    const updated = await tasks.update(ownerOf(request), task.id, changes, now());
-    if (updated === undefined) throw notFound(); // deleted meanwhile
+    const updated = await tasks.update(ownerOf(request), task.id, changes, now(), version);
+    if (updated === undefined) throw version === undefined ? notFound() : changedMeanwhile();
+    reply.header('etag', taskTag(updated));
     return updated;
   }
 
   app.get('/api/tasks/', {
     onRequest: [authenticate],
-    schema: { ...common, summary: "The caller's tasks, ascending by id", response: { 200: schemas.TaskList } },
-    handler: async (request) => tasks.list(ownerOf(request)),
+    schema: {
+      ...common,
+      summary: "The caller's tasks",
+      description:
+        'A plain array, ascending by id, unless a pagination parameter is given: `page`/`page_size` or ' +
+        '`limit`/`offset` return `{count, next, previous, results}`; `cursor` (empty for the first page) ' +
+        'returns `{next, previous, results}`. Filters: completed, due_before, due_after, overdue, ' +
+        'has_due_date, search, updated_since. `ordering`: comma-separated fields, `-` for descending.',
+      response: { 200: schemas.TaskList },
+    },
+    handler: async (request, reply) => {
+      const query = parseTaskQuery(request.query as Record<string, string>);
+      const listing = await listTasks(request, tasks, ownerOf(request), query);
+      if (listing.kind === 'plain') return listing.tasks;
+      const schema = (listing.kind === 'numbered' ? schemas.NumberedPage : schemas.CursorPage) as object as Record<string, unknown>;
+      return reply.type('application/json; charset=utf-8').send(reply.serializeInput(listing.page as unknown as Record<string, unknown>, schema));
+    },
   });
 
   app.post('/api/tasks/', {
@@ -49,7 +86,8 @@ export async function taskRoutes(app: FastifyInstance, { tasks, authenticate }: 
     schema: { ...common, summary: 'Create a task', body: schemas.TaskBody, response: { 201: schemas.Task } },
     handler: async (request, reply) => {
       const changes = parseTaskChanges(await readBody(request), 'create');
-      return reply.code(201).send(await tasks.create(ownerOf(request), changes, now()));
+      const task = await tasks.create(ownerOf(request), changes, now());
+      return reply.code(201).header('etag', taskTag(task)).send(task);
     },
   });
   completeResource(app, {
@@ -60,40 +98,84 @@ export async function taskRoutes(app: FastifyInstance, { tasks, authenticate }: 
     onRequest: [authenticate],
   });
 
-  const detail = { ...common, params: schemas.TaskIdParams };
+  app.get('/api/tasks/deleted/', {
+    onRequest: [authenticate],
+    schema: {
+      ...common,
+      summary: 'Ids of tasks deleted since a moment, for incremental sync',
+      querystring: Type.Object({ since: Type.String({ format: 'date-time' }) }),
+      response: { 200: schemas.DeletedTaskList },
+    },
+    handler: async (request) => {
+      const since = requiredTimestamp((request.query as Record<string, string | string[]>).since);
+      const keptFrom = timestampOf(Date.now() - tombstoneRetentionSeconds * 1000);
+      // Deletions older than the retention window are forgotten: the client must sync afresh.
+      if (since < keptFrom) throw detail(410, `Deletions are kept for ${tombstoneRetentionSeconds} seconds; sync all tasks again.`);
+      return tasks.deletedSince(ownerOf(request), since);
+    },
+  });
+  completeResource(app, {
+    url: '/api/tasks/deleted/',
+    name: 'Deleted Tasks',
+    description: 'Ids of recently deleted tasks.',
+    methods: ['GET'],
+    onRequest: [authenticate],
+  });
+
+  const detailSchema = { ...common, params: schemas.TaskIdParams };
 
   app.get('/api/tasks/:id/', {
     onRequest: [authenticate],
-    schema: { ...detail, summary: 'One task', response: { 200: schemas.Task } },
-    handler: async (request) => findOwnTask(request),
+    schema: { ...detailSchema, summary: 'One task', response: { 200: schemas.Task } },
+    handler: async (request, reply) => {
+      const task = await findOwnTask(request);
+      reply.header('etag', taskTag(task));
+      return task;
+    },
   });
 
   app.put('/api/tasks/:id/', {
     onRequest: [authenticate],
-    schema: { ...detail, summary: 'Update a task; omitted optional fields keep their values', body: schemas.TaskBody, response: { 200: schemas.Task } },
-    handler: async (request) => write(request, 'replace'),
+    schema: {
+      ...detailSchema,
+      summary: 'Update a task; omitted optional fields keep their values',
+      body: schemas.TaskBody,
+      response: { 200: schemas.Task },
+    },
+    handler: async (request, reply) => write(request, reply, 'replace'),
   });
 
   app.patch('/api/tasks/:id/', {
     onRequest: [authenticate],
-    schema: { ...detail, summary: 'Change some fields of a task', body: schemas.TaskPatchBody, response: { 200: schemas.Task } },
-    handler: async (request) => write(request, 'partial'),
+    schema: { ...detailSchema, summary: 'Change some fields of a task', body: schemas.TaskPatchBody, response: { 200: schemas.Task } },
+    handler: async (request, reply) => write(request, reply, 'partial'),
   });
 
   app.delete('/api/tasks/:id/', {
     onRequest: [authenticate],
-    schema: { ...detail, summary: 'Delete a task', response: { 204: { type: 'null' } } },
+    schema: { ...detailSchema, summary: 'Delete a task', response: { 204: Type.Null() } },
     handler: async (request, reply) => {
-      const id = parsePathId((request.params as { id: string }).id);
-      if (id === undefined || !(await tasks.remove(ownerOf(request), id))) throw notFound();
+      const task = await findOwnTask(request);
+      const version = expectedVersion(request, task);
+      if (!(await tasks.remove(ownerOf(request), task.id, now(), version))) {
+        throw version === undefined ? notFound() : changedMeanwhile();
+      }
       return reply.code(204).send();
     },
   });
   completeResource(app, {
     url: '/api/tasks/:id/',
     name: 'Task Detail',
-    description: 'One of the caller\'s tasks.',
+    description: "One of the caller's tasks.",
     methods: ['GET', 'PUT', 'PATCH', 'DELETE'],
     onRequest: [authenticate],
   });
+}
+
+function requiredTimestamp(raw: string | string[] | undefined): string {
+  const text = Array.isArray(raw) ? raw.at(-1) : raw;
+  if (text === undefined) throw validation({ since: [REQUIRED] });
+  const parsed = parseTimestamp(text);
+  if (!parsed.ok) throw validation({ since: parsed.messages });
+  return parsed.value;
 }

@@ -18,6 +18,16 @@ export type Task = Static<typeof Task>;
 
 export const TaskList = Type.Array(Task);
 
+const Link = Type.Union([Type.String({ format: 'uri' }), Type.Null()]);
+
+/** DRF's envelope for page-number and limit/offset pagination. */
+export const NumberedPage = Type.Object({ count: Type.Integer(), next: Link, previous: Link, results: TaskList });
+
+/** DRF's envelope for cursor pagination (no count: it would cost a scan). */
+export const CursorPage = Type.Object({ next: Link, previous: Link, results: TaskList });
+
+export const DeletedTaskList = Type.Array(Type.Object({ id: Type.Integer(), deleted_at: Timestamp }));
+
 export const TaskIdParams = Type.Object({ id: Type.String({ pattern: '^[0-9]+$' }) });
 
 // Request body for the OpenAPI page; validate.ts applies the original's rules and messages.

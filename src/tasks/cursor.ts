@@ -1,0 +1,35 @@
+import { validation } from '../http/errors.js';
+import type { SortKey } from './ordering.js';
+import type { Task } from './schemas.js';
+
+/**
+ * An opaque cursor: the sort-key values of the task it points after (or before), and the
+ * ordering it belongs to. Positions are values, not offsets, so tasks inserted or deleted
+ * meanwhile never shift a client's place in the list.
+ */
+export interface Cursor {
+  ordering: string;
+  values: unknown[];
+  /** Pages before the position, for `previous` links. */
+  backwards: boolean;
+}
+
+export function encodeCursor(ordering: string, keys: SortKey[], task: Task, backwards: boolean): string {
+  const payload = { o: ordering, v: keys.map((key) => key.value(task)), b: backwards ? 1 : 0 };
+  return Buffer.from(JSON.stringify(payload)).toString('base64url');
+}
+
+const INVALID = () => validation({ cursor: ['Invalid cursor.'] });
+
+export function decodeCursor(text: string, ordering: string, keys: SortKey[]): Cursor {
+  let payload: unknown;
+  try {
+    payload = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
+  } catch {
+    throw INVALID();
+  }
+  const { o, v, b } = (payload ?? {}) as { o?: unknown; v?: unknown; b?: unknown };
+  if (o !== ordering || !Array.isArray(v) || v.length !== keys.length || (b !== 0 && b !== 1)) throw INVALID();
+  if (!keys.every((key, index) => key.accepts(v[index]))) throw INVALID();
+  return { ordering, values: v, backwards: b === 1 };
+}
