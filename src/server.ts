@@ -4,6 +4,7 @@ import { buildApp } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
 import { createDatabase } from './db/database.js';
 import { migrateToLatest } from './db/migrate.js';
+import { scheduleCleanUp } from './maintenance.js';
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -11,6 +12,7 @@ async function main(): Promise<void> {
   if (config.migrateOnStart) await migrateToLatest(database.db);
   const redis = config.redisUrl ? new Redis(config.redisUrl, { maxRetriesPerRequest: 1 }) : undefined;
   const app = await buildApp({ config, database, redis });
+  const stopCleanUp = scheduleCleanUp(database, config, app.log);
 
   let closing = false;
   const shutdown = async (signal: string) => {
@@ -18,6 +20,7 @@ async function main(): Promise<void> {
     closing = true;
     app.log.info({ signal }, 'shutting down');
     // Finish requests in flight, then release the database and Redis.
+    stopCleanUp();
     await app.close();
     await database.close();
     redis?.disconnect();
