@@ -16,6 +16,11 @@ function commonPasswords(): Set<string> {
   return common;
 }
 
+/** How many passwords the common-password rule refuses (Django's own list has 20,000). */
+export function commonPasswordCount(): number {
+  return commonPasswords().size;
+}
+
 export interface PasswordContext {
   username?: string;
   email?: string;
@@ -39,11 +44,12 @@ const ATTRIBUTES: [keyof PasswordContext, string][] = [
 ];
 
 function similarAttribute(password: string, context: PasswordContext): string | undefined {
-  const lowered = password.toLowerCase();
+  // Compared as arrays of code points, so lengths and ratios count characters as Python does.
+  const lowered = [...password.toLowerCase()];
   for (const [attribute, label] of ATTRIBUTES) {
     const value = context[attribute]?.toLowerCase();
     if (!value) continue;
-    const parts = [...value.split(/[^\p{L}\p{N}_]+/u), value];
+    const parts = [...value.split(/[^\p{L}\p{N}_]+/u), value].map((part) => [...part]);
     for (const part of parts) {
       if (tooLongToCompare(lowered, part)) continue;
       if (quickRatio(lowered, part) >= MAX_SIMILARITY) return label;
@@ -53,13 +59,13 @@ function similarAttribute(password: string, context: PasswordContext): string | 
 }
 
 /** Django skips parts so short against the password that they cannot reach the ratio. */
-function tooLongToCompare(password: string, part: string): boolean {
+function tooLongToCompare(password: string[], part: string[]): boolean {
   const passwordLength = password.length;
   return passwordLength >= 10 * part.length && part.length < (MAX_SIMILARITY / 2) * passwordLength;
 }
 
 /** Python's SequenceMatcher.quick_ratio: shared characters (as multisets) against total length. */
-function quickRatio(a: string, b: string): number {
+function quickRatio(a: string[], b: string[]): number {
   const total = a.length + b.length;
   if (total === 0) return 1;
   const counts = new Map<string, number>();

@@ -6,7 +6,7 @@ import { FieldErrorCollector, nonFieldError, notFound, validation } from '../htt
 import { parsePathId } from '../http/fields.js';
 import { completeResource } from '../http/methods.js';
 import { passwordProblems } from './password-policy.js';
-import { hashPassword, verifyAgainstDummy, verifyPassword } from './passwords.js';
+import { hashPassword, prepareDummyHash, verifyAgainstDummy, verifyPassword } from './passwords.js';
 import type { AccountsRepository } from './repository.js';
 import * as schemas from './schemas.js';
 import { generateToken, tokenDigest } from './tokens.js';
@@ -28,6 +28,7 @@ export async function accountRoutes(app: FastifyInstance, options: AccountRoutes
   const { accounts, authenticate, throttle, tokenLifetimeSeconds } = options;
   const authenticated = { onRequest: [authenticate], schema: { ...TAG, security: [{ token: [] }] } };
   const callerOf = (request: FastifyRequest) => request.caller!;
+  await prepareDummyHash();
 
   app.post('/api/register/', {
     onRequest: [throttle.registration],
