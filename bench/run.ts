@@ -1,0 +1,130 @@
+/**
+ * Throughput and latency of the main endpoints over real HTTP, each next to a bare node:http
+ * server giving the same responses. `npm run bench`; see bench/README.md.
+ */
+import { rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { CannedResponse } from './bare-server.js';
+import {
+  build,
+  call,
+  createBenchDatabase,
+  expectOk,
+  fixed,
+  machine,
+  measure,
+  registerAndLogin,
+  settings,
+  startApi,
+  startService,
+  table,
+  whole,
+  type Figures,
+  type Service,
+  type Target,
+} from './lib.js';
+
+const TASKS = 20;
+const NEW_TASK = { title: 'Write the quarterly report', description: 'Numbers from the three teams.', due_date: '2030-01-15' };
+const CHANGE = { title: 'Write the yearly report', completed: true };
+
+async function main(): Promise<void> {
+  console.log('Building dist/ ...');
+  build();
+  const database = await createBenchDatabase();
+  const services: Service[] = [];
+  const cannedFile = join(tmpdir(), `task-tracker-bare-responses-${process.pid}.json`);
+  try {
+    const api = await startApi(database.url);
+    services.push(api);
+    const { targets, canned } = await seed(api.url);
+
+    writeFileSync(cannedFile, JSON.stringify(canned));
+    const bare = await startService('the bare server', ['bench/bare-server.ts', cannedFile], {});
+    services.push(bare);
+
+    console.log(
+      `\n${machine()}\nDatabase: ${database.label}; ${settings.connections} connections, ` +
+        `${settings.warmup} s warm-up + ${settings.duration} s per run\n`,
+    );
+    const rows: string[][] = [];
+    // BENCH_ONLY=<text>: run only the endpoints whose name contains it, e.g. BENCH_ONLY=GET.
+    const only = process.env.BENCH_ONLY ?? '';
+    for (const [name, target] of targets.filter(([name]) => name.includes(only))) {
+      process.stdout.write(`${name} ... `);
+      const ours = await measure(api.url, target);
+      const reference = await measure(bare.url, target);
+      console.log(`${whole(ours.rps)} req/s (bare ${whole(reference.rps)})`);
+      warnOnFailures(name, ours, reference);
+      rows.push([
+        name,
+        whole(ours.rps),
+        fixed(ours.p50),
+        fixed(ours.p99),
+        whole(reference.rps),
+        fixed(reference.p50),
+        fixed(reference.p99),
+        `${whole((ours.rps / reference.rps) * 100)}%`,
+      ]);
+    }
+    console.log(
+      '\n' +
+        table(['endpoint', 'req/s', 'p50 ms', 'p99 ms', 'bare req/s', 'bare p50', 'bare p99', 'ours/bare'], rows),
+    );
+  } finally {
+    for (const service of services.reverse()) await service.stop();
+    await database.drop();
+    rmSync(cannedFile, { force: true });
+  }
+}
+
+/**
+ * One user with TASKS tasks. Returns the benchmarked requests in the order they run (creation
+ * last, so the list keeps TASKS tasks) and, for the bare server, the API's reply to each.
+ */
+async function seed(base: string): Promise<{ targets: [string, Target][]; canned: CannedResponse[] }> {
+  const token = await registerAndLogin(base);
+  let created;
+  for (let index = 1; index <= TASKS; index += 1) {
+    const body = { ...NEW_TASK, title: `Task ${index}` };
+    created = await expectOk(call(base, 'POST', '/api/tasks/', body, token), 'create a task');
+  }
+  const id = (JSON.parse(created!.text) as { id: number }).id;
+  const detailPath = `/api/tasks/${id}/`;
+  const patched = await expectOk(call(base, 'PATCH', detailPath, CHANGE, token), 'change a task');
+  const list = await expectOk(call(base, 'GET', '/api/tasks/', undefined, token), 'list tasks');
+  const detail = await expectOk(call(base, 'GET', detailPath, undefined, token), 'read a task');
+  const createdOne = await expectOk(call(base, 'POST', '/api/tasks/', NEW_TASK, token), 'create a task');
+  // That last creation was only to record its reply; remove it so the list stays at TASKS.
+  const extraId = (JSON.parse(createdOne.text) as { id: number }).id;
+  await expectOk(call(base, 'DELETE', `/api/tasks/${extraId}/`, undefined, token), 'delete a task');
+
+  const auth = { authorization: `Token ${token}` };
+  const json = { ...auth, 'content-type': 'application/json' };
+  const targets: [string, Target][] = [
+    ['GET /api/tasks/ (20 tasks)', { method: 'GET', path: '/api/tasks/', headers: auth }],
+    ['GET /api/tasks/<id>/', { method: 'GET', path: detailPath, headers: auth }],
+    ['PATCH /api/tasks/<id>/', { method: 'PATCH', path: detailPath, headers: json, body: JSON.stringify(CHANGE) }],
+    ['POST /api/tasks/', { method: 'POST', path: '/api/tasks/', headers: json, body: JSON.stringify(NEW_TASK) }],
+  ];
+  const reply = (method: string, path: string, { status, contentType, text }: { status: number; contentType: string; text: string }) =>
+    ({ method, path, status, contentType, body: text });
+  const canned = [
+    reply('GET', '/api/tasks/', list),
+    reply('GET', detailPath, detail),
+    reply('PATCH', detailPath, patched),
+    reply('POST', '/api/tasks/', createdOne),
+  ];
+  return { targets, canned };
+}
+
+function warnOnFailures(name: string, ours: Figures, reference: Figures): void {
+  if (ours.failures > 0) console.warn(`  warning: ${name}: ${ours.failures} failed requests on the API`);
+  if (reference.failures > 0) console.warn(`  warning: ${name}: ${reference.failures} failed requests on the bare server`);
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+});
