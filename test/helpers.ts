@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { TestContext } from 'node:test';
+import { after, before, type TestContext } from 'node:test';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import pg from 'pg';
 import { buildApp } from '../src/app.js';
@@ -119,3 +119,50 @@ export async function storedTasks(database: Database) {
 export function json(response: LightMyRequestResponse): unknown {
   return response.body === '' ? undefined : response.json();
 }
+
+/**
+ * One app for a whole describe() block, for tests that do not interfere with each other:
+ * built in before(), closed in after(). Returns a getter, since the app exists only once
+ * before() has run.
+ */
+export function sharedTestApp(options: Parameters<typeof buildTestApp>[1] = {}): () => TestApp {
+  let built: TestApp | undefined;
+  const cleanups: (() => unknown)[] = [];
+  before(async () => {
+    const context = { after: (cleanup: () => unknown) => void cleanups.push(cleanup) } as unknown as TestContext;
+    built = await buildTestApp(context, options);
+  });
+  after(async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup();
+  });
+  return () => {
+    if (!built) throw new Error('the shared app is built in before()');
+    return built;
+  };
+}
+
+/** An application/x-www-form-urlencoded body, as a browser form sends it. */
+export function formBody(fields: Record<string, string>) {
+  return {
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    payload: new URLSearchParams(fields).toString(),
+  };
+}
+
+/** A multipart/form-data body of plain fields, as the browser's FormData sends it. */
+export function multipartBody(fields: Record<string, string>) {
+  const boundary = `----TaskTrackerBoundary${randomBytes(8).toString('hex')}`;
+  const parts = Object.entries(fields).map(
+    ([name, value]) => `--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`,
+  );
+  return {
+    headers: { 'content-type': `multipart/form-data; boundary=${boundary}` },
+    payload: Buffer.from(`${parts.join('')}--${boundary}--\r\n`, 'utf8'),
+  };
+}
+
+/** The keys of a task, in the order the contract prints them, then this service's additions. */
+export const TASK_KEYS = ['id', 'title', 'description', 'due_date', 'completed', 'created_at', 'owner', 'updated_at', 'completed_at'];
+
+/** A stored timestamp: ISO 8601, UTC, microseconds, `Z`. */
+export const TIMESTAMP = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/;
