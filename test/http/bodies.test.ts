@@ -151,6 +151,30 @@ describe(`[${dialectName}] request bodies`, () => {
     assert.match(response.json().detail, /^JSON parse error - ./);
   });
 
+  test('when the JSON body is only white space, then it is malformed rather than empty', async () => {
+    const response = await post({ 'content-type': 'application/json' }, '  \n ');
+    assert.equal(response.statusCode, 400);
+    assert.deepEqual(Object.keys(response.json()), ['detail']);
+    assert.match(response.json().detail, /^JSON parse error - ./);
+  });
+
+  test('when the JSON body is not valid UTF-8, then it is a JSON parse error and nothing is stored', async () => {
+    const { database } = testApp();
+    const before = await storedTasks(database);
+    const payload = Buffer.concat([Buffer.from('{"title":"caf'), Buffer.from([0xe9]), Buffer.from('"}')]);
+    const response = await post({ 'content-type': 'application/json' }, payload);
+    assert.equal(response.statusCode, 400);
+    assert.deepEqual(Object.keys(response.json()), ['detail']);
+    assert.match(response.json().detail, /^JSON parse error - ./);
+    assert.deepEqual(await storedTasks(database), before);
+  });
+
+  test('when a body has a Content-Type with the media type in capitals, then it is still JSON', async () => {
+    const response = await post({ 'content-type': 'Application/JSON' }, '{"title":"Capitals"}');
+    assert.equal(response.statusCode, 201);
+    assert.equal(response.json().title, 'Capitals');
+  });
+
   test('when the body is text/plain, then it is 415 naming the media type', async () => {
     const response = await post({ 'content-type': 'text/plain' }, 'title=Hello');
     assert.equal(response.statusCode, 415);

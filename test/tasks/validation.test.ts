@@ -74,6 +74,26 @@ describe(`[${dialectName}] task field validation`, () => {
     test('when white space is inside the title, then it is kept', () => assertCreated({ title: ' two  words ' }, { title: 'two  words' }));
     test('when the title is a whole number, then it is taken as its text', () => assertCreated({ title: 42 }, { title: '42' }));
     test('when the title is a decimal number, then it is taken as its text', () => assertCreated({ title: 3.5 }, { title: '3.5' }));
+    test('when the title is an integer beyond double precision, then all its digits are kept', async () => {
+      const response = await testApp().app.inject({
+        method: 'POST',
+        url: '/api/tasks/',
+        headers: { ...alice.auth, 'content-type': 'application/json' },
+        payload: '{"title":12345678901234567890}',
+      });
+      assert.equal(response.statusCode, 201);
+      assert.equal(response.json().title, '12345678901234567890');
+    });
+    test('when the title is the number 1.0, then it is taken as the text "1.0"', async () => {
+      const response = await testApp().app.inject({
+        method: 'POST',
+        url: '/api/tasks/',
+        headers: { ...alice.auth, 'content-type': 'application/json' },
+        payload: '{"title":1.0}',
+      });
+      assert.equal(response.statusCode, 201);
+      assert.equal(response.json().title, '1.0');
+    });
     test('when the title is zero, then it is taken as the text "0"', () => assertCreated({ title: 0 }, { title: '0' }));
   });
 
@@ -190,11 +210,17 @@ describe(`[${dialectName}] task field validation`, () => {
   });
 
   describe('the body as a whole', () => {
-    test('when every field fails, then every failing field is reported at once', () =>
-      assertRefused(
-        { title: '', description: null, due_date: '2025-02-30', completed: 'maybe' },
+    test('when every field fails, then every failing field is reported at once, in the order of the task\'s fields', async () => {
+      await assertRefused(
+        { completed: 'maybe', due_date: '2025-02-30', description: null, title: '' },
         { title: [BLANK], description: [NULL], due_date: [DATE_FORMAT], completed: [NOT_A_BOOLEAN] },
-      ));
+      );
+      const response = await create({ completed: 'maybe', due_date: '2025-02-30', description: null, title: '' });
+      assert.equal(
+        response.body,
+        `{"title":["${BLANK}"],"description":["${NULL}"],"due_date":["${DATE_FORMAT}"],"completed":["${NOT_A_BOOLEAN}"]}`,
+      );
+    });
 
     test('when the title is missing and another field fails, then both are reported', () =>
       assertRefused({ due_date: 'soon' }, { title: [REQUIRED], due_date: [DATE_FORMAT] }));
