@@ -89,6 +89,10 @@ describe(`[${dialectName}] the Authorization header`, () => {
     assertUnauthorized(await listWith({ authorization: `Bearer ${UNKNOWN_KEY}` }), INVALID_TOKEN);
   });
 
+  test('when "Bearer" comes alone, then the header has no credentials', async () => {
+    assertUnauthorized(await listWith({ authorization: 'Bearer' }), NO_CREDENTIALS);
+  });
+
   test('the login key is 40 lowercase hex characters, like the original\'s', () => {
     assert.match(alice.token, /^[0-9a-f]{40}$/);
   });

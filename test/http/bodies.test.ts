@@ -236,10 +236,22 @@ describe(`[${dialectName}] request bodies`, () => {
     assert.deepEqual(await storedTasks(database), before);
   });
 
-  test('when a body is just under 1 MiB, then it is accepted', async () => {
-    const description = 'y'.repeat(1024 * 1024 - 100);
-    const response = await post({ 'content-type': 'application/json' }, JSON.stringify({ title: 'Big', description }));
+  /** A JSON task body of exactly `size` bytes. */
+  const bodyOfSize = (size: number) => {
+    const frame = JSON.stringify({ title: 'Big', description: '' });
+    return JSON.stringify({ title: 'Big', description: 'y'.repeat(size - Buffer.byteLength(frame)) });
+  };
+
+  test('when a body is exactly 1 MiB, then it is accepted', async () => {
+    const payload = bodyOfSize(1024 * 1024);
+    assert.equal(Buffer.byteLength(payload), 1024 * 1024);
+    const response = await post({ 'content-type': 'application/json' }, payload);
     assert.equal(response.statusCode, 201);
-    assert.equal(response.json().description.length, description.length);
+    assert.equal(response.json().description.length, 1024 * 1024 - JSON.stringify({ title: 'Big', description: '' }).length);
+  });
+
+  test('when a body is one byte over 1 MiB, then it is refused with 413', async () => {
+    const response = await post({ 'content-type': 'application/json' }, bodyOfSize(1024 * 1024 + 1));
+    assert.equal(response.statusCode, 413);
   });
 });
