@@ -1,4 +1,3 @@
-import helmet from '@fastify/helmet';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance } from 'fastify';
@@ -10,9 +9,8 @@ import { createThrottle } from './accounts/throttle.js';
 import type { Config } from './config.js';
 import type { Database } from './db/database.js';
 import { registerBodyParsers } from './http/body.js';
-import { registerCors } from './http/cors.js';
 import { registerErrorHandler } from './http/errors.js';
-import { registerHostCheck, registerSlashRedirect } from './http/routing.js';
+import { registerFrontDoor } from './http/front-door.js';
 import { rootRoutes } from './http/root.js';
 import { createTasksRepository } from './tasks/repository.js';
 import { taskRoutes } from './tasks/routes.js';
@@ -45,10 +43,7 @@ export async function buildApp({ config, database, redis, throttleNamespace }: A
 
   registerErrorHandler(app);
   registerBodyParsers(app);
-  registerCors(app, config.corsAllowedOrigins);
-  registerHostCheck(app, config.allowedHosts);
-  registerSlashRedirect(app);
-  await app.register(helmet, { global: true });
+  registerFrontDoor(app, config);
 
   if (config.docs) {
     await app.register(swagger, {

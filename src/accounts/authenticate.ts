@@ -1,5 +1,5 @@
 import type { FastifyRequest } from 'fastify';
-import { now, secondsFromNow } from '../db/clock.js';
+import { now, secondsFromNow, timestampOf } from '../db/clock.js';
 import { unauthorized } from '../http/errors.js';
 import type { AccountsRepository } from './repository.js';
 import { tokenDigest } from './tokens.js';
@@ -26,12 +26,14 @@ const TOUCH_INTERVAL_MS = 60_000;
 export function createAuthenticate(accounts: AccountsRepository, tokenLifetimeSeconds: number) {
   return async function authenticate(request: FastifyRequest): Promise<void> {
     const key = presentedKey(request.headers.authorization);
+    const epochMs = Date.now();
     const currentTime = now();
     const session = await accounts.findSession(tokenDigest(key), currentTime);
     if (session === undefined) throw unauthorized('Invalid token.');
     if (!session.isActive) throw unauthorized('User inactive or deleted.');
 
-    if (Date.parse(currentTime) - Date.parse(session.lastUsedAt) >= TOUCH_INTERVAL_MS) {
+    // Stored timestamps compare as text on both databases.
+    if (session.lastUsedAt <= timestampOf(epochMs - TOUCH_INTERVAL_MS)) {
       // Sliding expiry: a session in use keeps living; an idle one ends after its lifetime.
       await accounts.touchSession(session.sessionId, currentTime, secondsFromNow(tokenLifetimeSeconds));
     }

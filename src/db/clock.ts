@@ -4,7 +4,9 @@
  * SQLite comparing the text compares the instants.
  */
 export function now(): string {
-  return timestampOf(performance.timeOrigin + performance.now());
+  // The wall clock gives milliseconds; the monotonic clock's sub-millisecond part adds the
+  // microsecond digits (the monotonic clock alone drifts from wall time over long uptimes).
+  return timestampOf(Date.now() + (performance.now() % 1));
 }
 
 /** Formats epoch milliseconds (fractional part included) as a stored timestamp. */

@@ -52,11 +52,18 @@ function openSqlite(path: string): Database {
   sqlite.function('lower', { deterministic: true }, (text: unknown) =>
     typeof text === 'string' ? text.toLowerCase() : text,
   );
-  const db = new Kysely<Tables>({ dialect: new SqliteDialect({ database: cachingSqlite(sqlite) }) });
+  const statements = cachingSqlite(sqlite);
+  const db = new Kysely<Tables>({ dialect: new SqliteDialect({ database: statements }) });
   return {
     db,
     dialect: 'sqlite',
-    prepare: (query) => precompiled(db, query),
+    prepare<R>(query: Compilable<R>) {
+      // Hot reads run the cached statement directly: better-sqlite3 is synchronous, so
+      // Kysely's connection queue would only add latency. They are single statements, so they
+      // cannot interleave with anything.
+      const statement = statements.prepare(query.compile().sql);
+      return async (...parameters: unknown[]) => statement.all(parameters) as R[];
+    },
     close: () => db.destroy(),
   };
 }
@@ -149,11 +156,6 @@ function namingPool(pool: pg.Pool, named: Map<string, string>): PostgresPool {
     },
     end: () => pool.end(),
   };
-}
-
-function precompiled<R>(db: Db, query: Compilable<R>) {
-  const compiled = query.compile();
-  return (...parameters: unknown[]) => run(db, compiled, parameters);
 }
 
 async function run<R>(db: Db, compiled: CompiledQuery<R>, parameters: unknown[]): Promise<R[]> {

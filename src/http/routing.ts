@@ -1,20 +1,18 @@
-import type { FastifyInstance } from 'fastify';
-import { detail } from './errors.js';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 
 /**
  * Like Django's ALLOWED_HOSTS: a request for another Host is refused, which defeats
- * Host-header poisoning of absolute URLs (pagination links, redirects).
+ * Host-header poisoning of absolute URLs (pagination links, the root's links).
  */
-export function registerHostCheck(app: FastifyInstance, allowedHosts: readonly string[]): void {
-  if (allowedHosts.includes('*')) return;
+export function hostCheck(allowedHosts: readonly string[]): (request: FastifyRequest) => boolean {
+  if (allowedHosts.includes('*')) return () => true;
   const exact = new Set(allowedHosts.filter((host) => !host.startsWith('.')));
   // `.example.com` allows example.com and every subdomain, as in Django.
   const suffixes = allowedHosts.filter((host) => host.startsWith('.'));
-  app.addHook('onRequest', async (request) => {
+  return (request) => {
     const host = hostWithoutPort(request.headers.host ?? '').toLowerCase();
-    if (exact.has(host) || suffixes.some((suffix) => host.endsWith(suffix) || host === suffix.slice(1))) return;
-    throw detail(400, 'Invalid host header.');
-  });
+    return exact.has(host) || suffixes.some((suffix) => host.endsWith(suffix) || host === suffix.slice(1));
+  };
 }
 
 function hostWithoutPort(host: string): string {
@@ -26,21 +24,17 @@ function hostWithoutPort(host: string): string {
 /**
  * All URLs end with a slash. The router ignores a missing one; a GET or HEAD without it is
  * redirected (as Django's APPEND_SLASH does), while other methods are answered as if it were
- * there, because a redirect would lose their body.
+ * there, because a redirect would lose their body. Returns true when it answered.
  */
-export function registerSlashRedirect(app: FastifyInstance): void {
-  app.addHook('onRequest', async (request, reply) => {
-    if (request.method !== 'GET' && request.method !== 'HEAD') return;
-    const route = request.routeOptions.url;
-    // Unknown URLs get their 404; routes declared without a slash (the docs) are left alone.
-    if (route === undefined || !route.endsWith('/')) return;
-    const [path, query] = splitUrl(request.url);
-    if (path.endsWith('/')) return;
-    return reply.code(301).header('location', `${path}/${query}`).send();
-  });
-}
-
-function splitUrl(url: string): [string, string] {
-  const index = url.indexOf('?');
-  return index === -1 ? [url, ''] : [url.slice(0, index), url.slice(index)];
+export function slashRedirect(request: FastifyRequest, reply: FastifyReply): boolean {
+  if (request.method !== 'GET' && request.method !== 'HEAD') return false;
+  const route = request.routeOptions.url;
+  // Unknown URLs get their 404; routes declared without a slash (the docs) are left alone.
+  if (route === undefined || !route.endsWith('/')) return false;
+  const queryStart = request.url.indexOf('?');
+  const path = queryStart === -1 ? request.url : request.url.slice(0, queryStart);
+  if (path.endsWith('/')) return false;
+  const query = queryStart === -1 ? '' : request.url.slice(queryStart);
+  reply.code(301).header('location', `${path}/${query}`).send();
+  return true;
 }
