@@ -2,6 +2,7 @@ import { Readable } from 'node:stream';
 import { Busboy, type BusboyInstance } from '@fastify/busboy';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { detail, nonFieldError } from './errors.js';
+import { JsonNumber } from './fields.js';
 
 export type BodyData = Record<string, unknown>;
 
@@ -46,25 +47,37 @@ async function decode({ contentType, bytes }: RawBody): Promise<BodyData> {
   throw detail(415, `Unsupported media type "${contentType}" in request.`);
 }
 
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
 function decodeJson(bytes: Buffer): BodyData {
-  const text = bytes.toString('utf8');
-  // An empty JSON body counts as an empty object, as in the original.
-  if (text.trim() === '') return {};
+  // Only a truly empty body counts as an empty object, as in the original.
+  if (bytes.length === 0) return {};
   let value: unknown;
   try {
-    value = JSON.parse(text);
+    value = JSON.parse(utf8.decode(bytes), keepNumberText);
   } catch (error) {
     throw detail(400, `JSON parse error - ${(error as Error).message}`);
   }
   if (value === null) throw nonFieldError('No data provided');
-  if (typeof value !== 'object' || Array.isArray(value)) {
+  if (typeof value !== 'object' || Array.isArray(value) || value instanceof JsonNumber) {
     throw nonFieldError(`Invalid data. Expected a dictionary, but got ${pythonTypeName(value)}.`);
   }
   return value as BodyData;
 }
 
+/**
+ * Numbers whose JavaScript value does not print as they were written (`1.0`, integers beyond
+ * 2^53) keep their source text, so a number sent for a text field is stored as the original
+ * would store it.
+ */
+function keepNumberText(this: unknown, _key: string, value: unknown, context?: { source?: string }): unknown {
+  if (typeof value !== 'number' || context?.source === undefined || context.source === String(value)) return value;
+  return new JsonNumber(value, context.source);
+}
+
 /** The original names the Python type of a body that is not an object. */
 function pythonTypeName(value: unknown): string {
+  if (value instanceof JsonNumber) return /^-?\d+$/.test(value.source) ? 'int' : 'float';
   if (Array.isArray(value)) return 'list';
   if (typeof value === 'string') return 'str';
   if (typeof value === 'boolean') return 'bool';

@@ -13,6 +13,32 @@ const NUL_CHARACTER = 'Null characters are not allowed.';
 const DATE_FORMAT = 'Date has wrong format. Use one of these formats instead: YYYY-MM-DD.';
 
 const ok = <T>(value: T): Parsed<T> => ({ ok: true, value });
+
+/** A JSON number that must keep the text it was sent as (see body.ts). */
+export class JsonNumber {
+  constructor(
+    readonly value: number,
+    readonly source: string,
+  ) {}
+
+  /** The text Python gives this number, as the original stores numbers sent for text fields. */
+  get pythonText(): string {
+    if (/^-?\d+$/.test(this.source)) return BigInt(this.source).toString();
+    return pythonFloat(this.value);
+  }
+}
+
+function pythonFloat(value: number): string {
+  if (!Number.isFinite(value)) return value > 0 ? 'inf' : '-inf';
+  if (value === 0) return Object.is(value, -0) ? '-0.0' : '0.0';
+  const magnitude = Math.abs(value);
+  if (magnitude >= 1e16 || magnitude < 1e-4) {
+    const [mantissa, exponent] = value.toExponential().split('e') as [string, string];
+    return `${mantissa}e${exponent[0]}${exponent.slice(1).padStart(2, '0')}`;
+  }
+  const text = String(value);
+  return text.includes('.') ? text : `${text}.0`;
+}
 const fail = (...messages: string[]): Parsed<never> => ({ ok: false, messages });
 
 export interface StringRules {
@@ -28,6 +54,7 @@ export function parseString(input: unknown, rules: StringRules = {}): Parsed<str
   let text: string;
   if (typeof input === 'string') text = input;
   else if (typeof input === 'number' && Number.isFinite(input)) text = String(input);
+  else if (input instanceof JsonNumber) text = input.pythonText;
   else return fail(NOT_A_STRING);
   if (rules.trim !== false) text = text.trim();
   if (text === '' || (rules.trim === false && text.trim() === '')) {
@@ -55,7 +82,9 @@ const FALSE_TEXT = new Set(['false', '0', 'no', 'off', 'f', 'n']);
 export function parseBoolean(input: unknown): Parsed<boolean> {
   if (input === null) return fail(NULL);
   if (typeof input === 'boolean') return ok(input);
-  if (input === 1 || input === 0) return ok(input === 1);
+  // Python compares 1.0 equal to 1, so the original takes it as true too.
+  const number = input instanceof JsonNumber ? input.value : input;
+  if (number === 1 || number === 0) return ok(number === 1);
   if (typeof input === 'string') {
     const word = input.toLowerCase();
     if (TRUE_TEXT.has(word)) return ok(true);

@@ -1,6 +1,5 @@
 import { validation } from '../http/errors.js';
 import type { SortKey } from './ordering.js';
-import type { Task } from './schemas.js';
 
 /**
  * An opaque cursor: the sort-key values of the task it points after (or before), and the
@@ -12,10 +11,12 @@ export interface Cursor {
   values: unknown[];
   /** Pages before the position, for `previous` links. */
   backwards: boolean;
+  /** The task at the position itself belongs to the page. */
+  inclusive: boolean;
 }
 
-export function encodeCursor(ordering: string, keys: SortKey[], task: Task, backwards: boolean): string {
-  const payload = { o: ordering, v: keys.map((key) => key.value(task)), b: backwards ? 1 : 0 };
+export function encodeCursor(cursor: Cursor): string {
+  const payload = { o: cursor.ordering, v: cursor.values, b: cursor.backwards ? 1 : 0, i: cursor.inclusive ? 1 : 0 };
   return Buffer.from(JSON.stringify(payload)).toString('base64url');
 }
 
@@ -28,8 +29,9 @@ export function decodeCursor(text: string, ordering: string, keys: SortKey[]): C
   } catch {
     throw INVALID();
   }
-  const { o, v, b } = (payload ?? {}) as { o?: unknown; v?: unknown; b?: unknown };
-  if (o !== ordering || !Array.isArray(v) || v.length !== keys.length || (b !== 0 && b !== 1)) throw INVALID();
+  const { o, v, b, i } = (payload ?? {}) as { o?: unknown; v?: unknown; b?: unknown; i?: unknown };
+  const flag = (value: unknown) => value === 0 || value === 1;
+  if (o !== ordering || !Array.isArray(v) || v.length !== keys.length || !flag(b) || !flag(i)) throw INVALID();
   if (!keys.every((key, index) => key.accepts(v[index]))) throw INVALID();
-  return { ordering, values: v, backwards: b === 1 };
+  return { ordering, values: v, backwards: b === 1, inclusive: i === 1 };
 }

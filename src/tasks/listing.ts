@@ -37,6 +37,7 @@ export async function listTasks(
   const link = linkBuilder(request);
   if (pagination.kind === 'page') {
     const { page, pageSize } = pagination;
+    const hasPageSize = new URLSearchParams(request.url.split('?', 2)[1] ?? '').has('page_size');
     const [count, results] = await Promise.all([
       tasks.count(ownerId, filters),
       tasks.search(ownerId, filters, keys, { limit: pageSize, offset: (page - 1) * pageSize }),
@@ -49,7 +50,8 @@ export async function listTasks(
       page: {
         count,
         next: hasNext ? link({ page: String(page + 1) }) : null,
-        previous: page === 1 ? null : link({ page: page === 2 ? null : String(page - 1) }),
+        // As DRF, the link to page 1 drops `page`, unless nothing would be left to ask for pages.
+        previous: page === 1 ? null : link({ page: page === 2 && hasPageSize ? null : String(page - 1) }),
         results,
       },
     };
@@ -77,21 +79,31 @@ export async function listTasks(
   const name = orderingName(ordering);
   const cursor = pagination.cursor === '' ? undefined : decodeCursor(pagination.cursor, name, keys);
   const backwards = cursor?.backwards ?? false;
-  const window = { limit: pagination.pageSize + 1, after: cursor?.values };
+  const window = { limit: pagination.pageSize + 1, after: cursor?.values, inclusive: cursor?.inclusive };
   const fetched = await tasks.search(ownerId, filters, backwards ? reversed(keys) : keys, window);
   const more = fetched.length > pagination.pageSize;
   const results = fetched.slice(0, pagination.pageSize);
   if (backwards) results.reverse();
-  const first = results[0];
-  const last = results.at(-1);
-  const cursorLink = (task: Task | undefined, back: boolean) =>
-    task === undefined ? null : link({ cursor: encodeCursor(name, keys, task, back) });
+  const at = (task: Task, back: boolean) =>
+    link({ cursor: encodeCursor({ ordering: name, values: keys.map((key) => key.value(task)), backwards: back, inclusive: false }) });
+
+  if (results.length === 0) {
+    // Nothing on this side of the position (say, all later tasks were deleted): link back to
+    // the other side of the same position, so the client is never stranded.
+    const back = cursor && link({ cursor: encodeCursor({ ...cursor, backwards: !cursor.backwards, inclusive: !cursor.inclusive }) });
+    return {
+      kind: 'cursor',
+      page: { next: backwards ? (back ?? null) : null, previous: backwards ? null : (back ?? null), results },
+    };
+  }
+  const first = results[0]!;
+  const last = results.at(-1)!;
   return {
     kind: 'cursor',
     page: {
       // Forwards, more rows mean a next page; a page reached through a cursor has one before it.
-      next: backwards || more ? cursorLink(last, false) : null,
-      previous: backwards ? (more ? cursorLink(first, true) : null) : cursor ? cursorLink(first, true) : null,
+      next: backwards || more ? at(last, false) : null,
+      previous: backwards ? (more ? at(first, true) : null) : cursor ? at(first, true) : null,
       results,
     },
   };

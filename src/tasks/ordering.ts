@@ -1,5 +1,6 @@
 import { sql, type RawBuilder } from 'kysely';
-import type { OrderKey } from './query.js';
+import { calendarDate } from '../http/fields.js';
+import { parseTimestamp, type OrderKey } from './query.js';
 import type { Task } from './schemas.js';
 
 /**
@@ -20,9 +21,9 @@ const isBoolean = (value: unknown) => typeof value === 'boolean';
 const ACCEPTS: Record<OrderKey['field'], (value: unknown) => boolean> = {
   id: (value) => Number.isSafeInteger(value) && (value as number) > 0,
   title: (value) => typeof value === 'string' && !value.includes('\0'),
-  due_date: (value) => value === null || (typeof value === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(value)),
+  due_date: (value) => value === null || (typeof value === 'string' && calendarDate(value) === value),
   completed: isBoolean,
-  created_at: (value) => typeof value === 'string' && /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/.test(value),
+  created_at: (value) => typeof value === 'string' && isStoredTimestamp(value),
   updated_at: (value) => ACCEPTS.created_at(value),
 };
 
@@ -63,7 +64,7 @@ export function orderingName(ordering: OrderKey[]): string {
  * k1 > v1, or k1 = v1 and k2 > v2, and so on. A null value is an undated task's due date:
  * its group is matched with `is null`, and no row lies after it within that key.
  */
-export function after(keys: SortKey[], values: unknown[]): RawBuilder<boolean> {
+export function after(keys: SortKey[], values: unknown[], inclusive = false): RawBuilder<boolean> {
   const alternatives: RawBuilder<boolean>[] = [];
   const equalSoFar: RawBuilder<boolean>[] = [];
   keys.forEach((key, index) => {
@@ -74,9 +75,17 @@ export function after(keys: SortKey[], values: unknown[]): RawBuilder<boolean> {
     }
     equalSoFar.push(value === null ? sql<boolean>`${key.expression} is null` : sql<boolean>`${key.expression} = ${value}`);
   });
+  // The keys end with the id, so "equal on every key" is the task at the position itself.
+  if (inclusive) alternatives.push(sql<boolean>`(${sql.join(equalSoFar, sql` and `)})`);
   return alternatives.length === 0 ? sql<boolean>`1 = 0` : sql<boolean>`(${sql.join(alternatives, sql` or `)})`;
 }
 
 export function reversed(keys: SortKey[]): SortKey[] {
   return keys.map((key) => ({ ...key, descending: !key.descending }));
+}
+
+/** Exactly a timestamp as stored: a real instant in the canonical form. */
+function isStoredTimestamp(text: string): boolean {
+  const parsed = parseTimestamp(text);
+  return parsed.ok && parsed.value === text;
 }

@@ -54,10 +54,10 @@ export function createTasksRepository({ db, prepare }: Database) {
       ownerId: number,
       filters: TaskFilters,
       keys: SortKey[],
-      window: { limit?: number; offset?: number; after?: unknown[] } = {},
+      window: { limit?: number; offset?: number; after?: unknown[]; inclusive?: boolean } = {},
     ): Promise<Task[]> {
       let query = filtered(db.selectFrom('tasks').select(COLUMNS).where('owner_id', '=', ownerId), filters);
-      if (window.after) query = query.where(after(keys, window.after));
+      if (window.after) query = query.where(after(keys, window.after, window.inclusive));
       for (const key of keys) query = query.orderBy(key.expression, key.descending ? 'desc' : 'asc');
       if (window.limit !== undefined) query = query.limit(window.limit);
       if (window.offset) query = query.offset(window.offset);
