@@ -1,11 +1,8 @@
-import { randomBytes } from 'node:crypto';
 import { after, before, type TestContext } from 'node:test';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
-import pg from 'pg';
 import type { Config } from '../../src/config.js';
-import { createDatabase, type Database } from '../../src/db/database.js';
-import { migrateToLatest } from '../../src/db/migrate.js';
-import { buildTestApp, createUser, openTestDatabase, TEST_DATABASE_URL, type TestUser } from '../helpers.js';
+import type { Database } from '../../src/db/database.js';
+import { buildTestApp, createUser, type TestUser } from '../helpers.js';
 
 /**
  * Shared set-up for the querying tests: one app per test file (built in before(), closed in
@@ -26,7 +23,7 @@ export function queryFixture(options: { config?: Partial<Config> } = {}): () => 
   const cleanups: (() => unknown)[] = [];
   before(async () => {
     const context = { after: (cleanup: () => unknown) => void cleanups.push(cleanup) } as unknown as TestContext;
-    const { app, database, config } = await buildTestApp(context, { ...options, database: await openDatabase(context) });
+    const { app, database, config } = await buildTestApp(context, options);
     const [alice, bob] = [await createUser(app), await createUser(app)];
     fixture = { app, database, config, alice, bob };
   });
@@ -37,32 +34,6 @@ export function queryFixture(options: { config?: Partial<Config> } = {}): () => 
     if (!fixture) throw new Error('the fixture is built in before()');
     return fixture;
   };
-}
-
-/**
- * The database for a fixture. On PostgreSQL this is openTestDatabase() with one difference:
- * Kysely's two bookkeeping tables are created in the fresh schema before migrating. The
- * Migrator in src/db/migrate.ts is built without `migrationTableSchema`, so it decides whether
- * kysely_migration(_lock) exist by listing the tables of every schema; while another test
- * process holds its own schema, it skips creating them here and then fails to find them.
- * Creating them first sidesteps that; the migrations themselves are the real ones.
- */
-async function openDatabase(context: TestContext): Promise<Database> {
-  if (!TEST_DATABASE_URL) return openTestDatabase(context);
-  const schema = `test_${randomBytes(6).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: TEST_DATABASE_URL });
-  await admin.connect();
-  await admin.query(`create schema ${schema}`);
-  const database = createDatabase(TEST_DATABASE_URL, { schema, poolSize: 4 });
-  context.after(async () => {
-    await database.close();
-    await admin.query(`drop schema ${schema} cascade`);
-    await admin.end();
-  });
-  await admin.query(`create table ${schema}.kysely_migration (name varchar(255) not null primary key, timestamp varchar(255) not null)`);
-  await admin.query(`create table ${schema}.kysely_migration_lock (id varchar(255) not null primary key, is_locked integer not null default 0)`);
-  await migrateToLatest(database.db);
-  return database;
 }
 
 /** Removes every task and deletion record, so a test starts from an empty list. */
