@@ -1,4 +1,5 @@
-import rateLimit from '@fastify/rate-limit';
+import { createHash } from 'node:crypto';
+import rateLimit, { normalizeIP } from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyRequest, onRequestHookHandler } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { ThrottleConfig } from '../config.js';
@@ -43,7 +44,7 @@ export async function createThrottle(
       keyGenerator: (request) => `${name}:${key(request)}`,
       skipOnError: true,
     });
-  const failuresByAddress = limiter('login-address', limits.loginPerAddress, (request) => request.ip);
+  const failuresByAddress = limiter('login-address', limits.loginPerAddress, clientAddress);
   const failuresByUsername = limiter('login-username', limits.loginPerUsername, (request) => usernames.get(request)!);
 
   async function refuseWhenSpent(check: typeof failuresByAddress, request: FastifyRequest): Promise<void> {
@@ -57,21 +58,38 @@ export async function createThrottle(
     registration: app.rateLimit({
       max: limits.registerPerAddress.max,
       timeWindow: limits.registerPerAddress.windowSeconds * 1000,
-      keyGenerator: (request) => `register-address:${request.ip}`,
+      keyGenerator: (request) => `register-address:${clientAddress(request)}`,
     }) as onRequestHookHandler,
 
     loginByAddress: async (request) => refuseWhenSpent(failuresByAddress, request),
 
     async checkUsername(request, username) {
-      usernames.set(request, usernameKey(username));
+      usernames.set(request, counterKey(username));
       await refuseWhenSpent(failuresByUsername, request);
     },
 
     async recordFailure(request, username) {
-      usernames.set(request, usernameKey(username));
+      usernames.set(request, counterKey(username));
       await Promise.all([failuresByAddress(request), failuresByUsername(request)]);
     },
   };
+}
+
+/**
+ * The client's address as the library's default key has it: an IPv6 client is counted by its
+ * /64, which one subscriber typically holds whole, so stepping through it gains nothing.
+ */
+function clientAddress(request: FastifyRequest): string {
+  return normalizeIP(request.ip);
+}
+
+/**
+ * Counts attempts on `Alice` and `alice` together (one account), under a fixed-size key: the
+ * login form takes usernames of any length, and a megabyte-long one must not become a
+ * megabyte-long counter key. Usernames are not kept in clear in Redis either.
+ */
+function counterKey(username: string): string {
+  return createHash('sha256').update(usernameKey(username)).digest('base64url');
 }
 
 /** DRF's throttling reply. */
