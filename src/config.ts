@@ -39,7 +39,7 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-export const DEFAULT_DATABASE_URL = 'sqlite:./data/tasks.sqlite3';
+const DEFAULT_DATABASE_URL = 'sqlite:./data/tasks.sqlite3';
 const DEFAULT_ORIGINS = ['http://localhost:3000', 'http://localhost:3001'];
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 

@@ -20,8 +20,6 @@ export const notFound = () => detail(404, 'Not found.');
 
 export const unauthorized = (message: string) => detail(401, message, { 'www-authenticate': 'Token' });
 
-export const forbidden = () => detail(403, 'You do not have permission to perform this action.');
-
 export const methodNotAllowed = (method: string, allow: string) =>
   detail(405, `Method "${method}" not allowed.`, { allow });
 

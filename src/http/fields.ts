@@ -5,8 +5,8 @@
 export type Parsed<T> = { ok: true; value: T } | { ok: false; messages: string[] };
 
 export const REQUIRED = 'This field is required.';
-export const BLANK = 'This field may not be blank.';
-export const NULL = 'This field may not be null.';
+const BLANK = 'This field may not be blank.';
+const NULL = 'This field may not be null.';
 const NOT_A_STRING = 'Not a valid string.';
 const NOT_A_BOOLEAN = 'Must be a valid boolean.';
 const NUL_CHARACTER = 'Null characters are not allowed.';

@@ -27,7 +27,7 @@ const ACCEPTS: Record<OrderKey['field'], (value: unknown) => boolean> = {
   updated_at: (value) => ACCEPTS.created_at(value),
 };
 
-export const DEFAULT_ORDERING: OrderKey[] = [{ field: 'id', descending: false }];
+const DEFAULT_ORDERING: OrderKey[] = [{ field: 'id', descending: false }];
 
 export function sortKeys(ordering: OrderKey[]): SortKey[] {
   const requested = ordering.length > 0 ? ordering : DEFAULT_ORDERING;
