@@ -1,7 +1,6 @@
 import { Type } from 'typebox';
 
 export const Message = Type.Object({ message: Type.String() });
-export const Detail = Type.Object({ detail: Type.String() });
 
 export const TokenReply = Type.Object({ token: Type.String({ description: 'Send as `Authorization: Token <token>`.' }) });
 
