@@ -34,8 +34,7 @@ const register = (app: FastifyInstance, username: string, remoteAddress?: string
 /**
  * One database for the whole file, so the tests can run side by side (most of their time is
  * spent waiting for throttle windows to pass); each test builds its own app, with its own
- * counters, and its own users. (Kysely's migrator cannot set up two PostgreSQL test schemas
- * that exist at once: it finds the other schema's migration tables and skips its own.)
+ * counters, and its own users.
  */
 let database: Database;
 const cleanups: (() => unknown)[] = [];
