@@ -3,7 +3,7 @@ import { loadConfig } from './config.js';
 import { createDatabase } from './db/database.js';
 import { migrateToLatest } from './db/migrate.js';
 import { cleanUp } from './maintenance.js';
-import { usernameKey } from './accounts/repository.js';
+import { createAccountsRepository } from './accounts/repository.js';
 
 const USAGE = `Usage: npm run <command>, or node dist/cli.js <command>
   migrate                 apply pending database migrations
@@ -37,12 +37,7 @@ async function main(argv: string[]): Promise<number> {
           console.error(`${command} needs a username.\n${USAGE}`);
           return 1;
         }
-        const result = await database.db
-          .updateTable('users')
-          .set({ is_active: command === 'activate' })
-          .where('username_key', '=', usernameKey(argument))
-          .executeTakeFirst();
-        if (Number(result.numUpdatedRows) === 0) {
+        if (!(await createAccountsRepository(database).setActive(argument, command === 'activate'))) {
           console.error(`No user named ${argument}.`);
           return 1;
         }

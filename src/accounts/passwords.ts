@@ -1,6 +1,8 @@
 import { pbkdf2, timingSafeEqual } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import { promisify } from 'node:util';
 import { hash, verify, type Options } from '@node-rs/argon2';
+import pLimit from 'p-limit';
 
 const pbkdf2Async = promisify(pbkdf2);
 
@@ -12,10 +14,19 @@ export const ARGON2_OPTIONS: Options = {
   parallelism: 1,
 };
 
-/** Hashing runs on libuv's thread pool, so the event loop keeps serving other requests. */
+/**
+ * Hashing runs on libuv's thread pool, so the event loop keeps serving other requests; and at
+ * most one hash per core but one runs at a time, so a burst of logins cannot take every core
+ * from the requests being served (the rest wait their turn).
+ */
+const hashing = pLimit(Math.max(1, availableParallelism() - 1));
+
 export function hashPassword(password: string): Promise<string> {
-  return hash(password, ARGON2_OPTIONS);
+  return hashing(() => hash(password, ARGON2_OPTIONS));
 }
+
+const argon2Verify = (stored: string, password: string) =>
+  hashing(() => verify(stored, password)).catch(() => false);
 
 export interface Verification {
   valid: boolean;
@@ -28,7 +39,7 @@ export async function verifyPassword(stored: string, password: string): Promise<
     return { valid: await verifyDjangoPbkdf2(stored, password), needsRehash: true };
   }
   if (stored.startsWith('$argon2')) {
-    const valid = await verify(stored, password).catch(() => false);
+    const valid = await argon2Verify(stored, password);
     return { valid, needsRehash: valid && !stored.startsWith(CURRENT_PREFIX) };
   }
   // Django's unusable passwords ("!...") and anything unknown never match.
@@ -49,7 +60,7 @@ async function verifyDjangoPbkdf2(stored: string, password: string): Promise<boo
   }
   const expectedBytes = Buffer.from(expected, 'base64');
   if (expectedBytes.length === 0) return false;
-  const actual = await pbkdf2Async(password, salt, iterations, expectedBytes.length, 'sha256');
+  const actual = await hashing(() => pbkdf2Async(password, salt, iterations, expectedBytes.length, 'sha256'));
   return timingSafeEqual(actual, expectedBytes);
 }
 
@@ -69,5 +80,5 @@ export function prepareDummyHash(): Promise<string> {
  * response times do not tell which usernames are registered.
  */
 export async function verifyAgainstDummy(password: string): Promise<void> {
-  await verify(await prepareDummyHash(), password).catch(() => false);
+  await argon2Verify(await prepareDummyHash(), password);
 }

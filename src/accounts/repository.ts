@@ -130,7 +130,7 @@ export function createAccountsRepository({ db, prepare }: Database) {
     },
 
     findPasswordHash(userId: number) {
-      return db.selectFrom('users').select(['password']).where('id', '=', userId).executeTakeFirst();
+      return db.selectFrom('users').select(['username', 'password']).where('id', '=', userId).executeTakeFirst();
     },
 
     usernameTaken(username: string): Promise<boolean> {
@@ -181,6 +181,24 @@ export function createAccountsRepository({ db, prepare }: Database) {
 
     async setEmail(userId: number, email: string): Promise<void> {
       await db.updateTable('users').set({ email }).where('id', '=', userId).execute();
+    },
+
+    /**
+     * Blocks or unblocks a user; false when there is no such user. Blocking also ends their
+     * sessions, which would otherwise work again if the user were unblocked.
+     */
+    async setActive(username: string, active: boolean): Promise<boolean> {
+      return db.transaction().execute(async (trx) => {
+        const user = await trx
+          .updateTable('users')
+          .set({ is_active: active })
+          .where('username_key', '=', usernameKey(username))
+          .returning('id')
+          .executeTakeFirst();
+        if (user === undefined) return false;
+        if (!active) await trx.deleteFrom('auth_tokens').where('user_id', '=', user.id).execute();
+        return true;
+      });
     },
 
     /** Deletes the user; their sessions and tasks go with them (foreign keys cascade). */

@@ -134,7 +134,7 @@ export async function accountRoutes(app: FastifyInstance, options: AccountRoutes
       const errors = new FieldErrorCollector();
       const password = field(errors, 'current_password', body, parsePassword);
       errors.throwIfAny();
-      await requireCurrentPassword(callerOf(request).userId, password!);
+      await requireCurrentPassword(request, password!);
       await accounts.deleteUser(callerOf(request).userId);
       return reply.code(204).send();
     },
@@ -151,7 +151,7 @@ export async function accountRoutes(app: FastifyInstance, options: AccountRoutes
       const current = field(errors, 'current_password', body, parsePassword);
       const replacement = field(errors, 'new_password', body, parsePassword);
       errors.throwIfAny();
-      await requireCurrentPassword(caller.userId, current!);
+      await requireCurrentPassword(request, current!);
       const account = (await accounts.findAccount(caller.userId))!;
       const problems = passwordProblems(replacement!, { username: account.username, email: account.email });
       if (problems.length > 0) throw validation({ new_password: problems });
@@ -192,9 +192,18 @@ export async function accountRoutes(app: FastifyInstance, options: AccountRoutes
     return account;
   }
 
-  async function requireCurrentPassword(userId: number, password: string): Promise<void> {
-    const stored = await accounts.findPasswordHash(userId);
-    const verification = stored ? await verifyPassword(stored.password, password) : { valid: false };
-    if (!verification.valid) throw validation({ current_password: [INVALID_PASSWORD] });
+  /**
+   * Guesses at the current password (with a stolen token, say) count as failed logins of the
+   * account, under the same throttle.
+   */
+  async function requireCurrentPassword(request: FastifyRequest, password: string): Promise<void> {
+    const account = await accounts.findPasswordHash(callerOf(request).userId);
+    if (account === undefined) throw notFound();
+    await throttle.checkUsername(request, account.username);
+    const verification = await verifyPassword(account.password, password);
+    if (!verification.valid) {
+      await throttle.recordFailure(request, account.username);
+      throw validation({ current_password: [INVALID_PASSWORD] });
+    }
   }
 }

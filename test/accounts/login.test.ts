@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { hash } from '@node-rs/argon2';
+import { createAccountsRepository } from '../../src/accounts/repository.js';
 import { buildTestApp, createUser, dialectName, login, uniqueUsername } from '../helpers.js';
 import { CREDENTIALS_REFUSED, djangoPbkdf2, insertSession, insertUser, postLogin, storedSessions, storedUser } from './support.js';
 
@@ -221,5 +222,22 @@ describe(`[${dialectName}] passwords imported from Django`, () => {
       }
       assert.equal((await storedUser(database, id))!.password, stored);
     }
+  });
+
+  test('when an operator blocks a user and later unblocks them, then the old tokens stay revoked and a new login works', async (t) => {
+    const { app, database } = await buildTestApp(t);
+    const accounts = createAccountsRepository(database);
+    const user = await createUser(app);
+
+    assert.equal(await accounts.setActive(user.username.toUpperCase(), false), true);
+    assert.deepEqual(await storedSessions(database, user.id), []);
+    assert.equal((await postLogin(app, user.username, user.password)).statusCode, 400);
+
+    assert.equal(await accounts.setActive(user.username, true), true);
+    const old = await app.inject({ method: 'GET', url: '/api/tasks/', headers: user.auth });
+    assert.equal(old.statusCode, 401);
+    assert.deepEqual(old.json(), { detail: 'Invalid token.' });
+    assert.equal((await postLogin(app, user.username, user.password)).statusCode, 200);
+    assert.equal(await accounts.setActive('nobody-of-that-name', false), false);
   });
 });

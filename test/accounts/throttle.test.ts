@@ -7,7 +7,7 @@ import { buildApp } from '../../src/app.js';
 import { ConfigError, loadConfig, type ThrottleConfig } from '../../src/config.js';
 import type { Database } from '../../src/db/database.js';
 import { buildTestApp, createUser, dialectName, openTestDatabase, uniqueUsername } from '../helpers.js';
-import { CREDENTIALS_REFUSED, postLogin, storedSessions } from './support.js';
+import { CREDENTIALS_REFUSED, postLogin, storedSessions, storedUser } from './support.js';
 
 const REDIS_URL = 'redis://127.0.0.1:6379';
 const GENEROUS = { max: 1000, windowSeconds: 60 };
@@ -126,6 +126,32 @@ describe(`[${dialectName}] throttling`, { concurrency: true }, () => {
       for (let i = 0; i < 3; i++) assert.equal((await postLogin(app, user.username, '')).statusCode, 400);
       assert.equal((await postLogin(app, user.username, 'wrong password')).statusCode, 400);
       assert.equal((await postLogin(app, user.username, user.password)).statusCode, 200);
+    });
+  });
+
+  describe('current password checks', { concurrency: true }, () => {
+    test('when a token holder keeps guessing the current password, then they are throttled like failed logins and nothing changes', async (t) => {
+      const { app, database } = await buildThrottledApp(t, limits({ loginPerUsername: { max: 2, windowSeconds: 60 } }));
+      const user = await createUser(app);
+      const before = await storedUser(database, user.id);
+      const change = (current: string) =>
+        app.inject({
+          method: 'POST',
+          url: '/api/user/password/',
+          headers: user.auth,
+          payload: { current_password: current, new_password: 'another fine passphrase' },
+        });
+      for (let i = 0; i < 2; i++) {
+        const reply = await change('wrong guess');
+        assert.equal(reply.statusCode, 400);
+        assert.deepEqual(reply.json(), { current_password: ['Invalid password.'] });
+      }
+      assertThrottled(await change(user.password), 60);
+      const deletion = await app.inject({ method: 'DELETE', url: '/api/user/', headers: user.auth, payload: { current_password: user.password } });
+      assertThrottled(deletion, 60);
+      assert.deepEqual(await storedUser(database, user.id), before);
+      // The account's logins are held back as well: the guesses were failed attempts at it.
+      assertThrottled(await postLogin(app, user.username, user.password), 60);
     });
   });
 
