@@ -12,7 +12,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { availableParallelism, cpus } from 'node:os';
+import { availableParallelism, cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { createHistogram } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -367,7 +367,7 @@ async function benchmark(dialect: Dialect, users: number, tasksPerUser: number, 
       peakRssMb: rss.peak(),
       highWaterMb: rss.highWater(),
     };
-    console.log(`peak RSS ${run.peakRssMb.toFixed(0)} MB (VmHWM ${run.highWaterMb.toFixed(0)} MB)`);
+    console.log(`peak RSS ${run.peakRssMb.toFixed(0)} MB (VmHWM ${run.highWaterMb.toFixed(0)} MB); load average ${loadavg()[0]!.toFixed(1)}`);
     if (withPlans) run.plans = await queryPlans(seeded.url, Math.ceil(users / 2), tasksPerUser);
     return run;
   } finally {
@@ -388,7 +388,8 @@ function report(runs: Run[]): boolean {
   let met = true;
   const cpu = cpus()[0]?.model.trim() ?? 'unknown CPU';
   console.log(`\n# Scale benchmark\n\n${new Date().toISOString().slice(0, 10)}, Node ${process.version}, ${availableParallelism()} cores (${cpu}); ` +
-    `${CONNECTIONS} connections, ${WARMUP} s warm-up + ${DURATION} s per scenario\n`);
+    `${CONNECTIONS} connections, ${WARMUP} s warm-up + ${DURATION} s per scenario; ` +
+    `load average at the end ${loadavg().map((value) => value.toFixed(1)).join(' ')}\n`);
   for (const dialect of DATABASES) {
     const mine = runs.filter((run) => run.dialect === dialect);
     const small = mine[0]!;
