@@ -3,7 +3,7 @@
  * throw-away database, seeding over HTTP, and running autocannon with sub-millisecond latencies.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -114,12 +114,22 @@ export function build(): void {
   if (result.status !== 0) throw new Error('the build failed');
 }
 
+/**
+ * The Node flags the server runs with: those of `npm start` (the heap limits), unless
+ * BENCH_SERVER_FLAGS gives others; plus a CPU profile with BENCH_CPU_PROF=<folder>.
+ */
+export function serverNodeFlags(): string[] {
+  const start: string = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).scripts.start;
+  const fromStart = start.replace(/^node\s+/, '').replace(/\s*dist\/server\.js$/, '');
+  const flags = (process.env.BENCH_SERVER_FLAGS ?? fromStart).split(' ').filter(Boolean);
+  const profile = process.env.BENCH_CPU_PROF;
+  if (profile) flags.push('--cpu-prof', `--cpu-prof-dir=${profile}`);
+  return flags;
+}
+
 /** The production server from dist/, on the given database. */
 export function startApi(databaseUrl: string, extraEnv: Record<string, string> = {}): Promise<Service> {
-  // BENCH_CPU_PROF=<folder>: write a V8 CPU profile of the server there when it stops.
-  const profile = process.env.BENCH_CPU_PROF;
-  const flags = profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : [];
-  return startService('the API server', [...flags, 'dist/server.js'], {
+  return startService('the API server', [...serverNodeFlags(), 'dist/server.js'], {
     DATABASE_URL: databaseUrl,
     LOG_LEVEL: 'warn',
     MIGRATE_ON_START: 'true',

@@ -26,6 +26,7 @@ import { createDatabase, type Database, type Dialect } from '../src/db/database.
 import { listTasks } from '../src/tasks/listing.js';
 import { parseTaskQuery } from '../src/tasks/query.js';
 import { createTasksRepository } from '../src/tasks/repository.js';
+import { serverNodeFlags } from './lib.js';
 import { NOUNS, VERBS, scaleToken, seedScale, type Seeded } from './seed-scale.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -102,11 +103,7 @@ interface Server {
 
 async function startServer(databaseUrl: string): Promise<Server> {
   const port = await freePort();
-  const profile = process.env.BENCH_CPU_PROF;
-  const flags = profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : [];
-  // BENCH_SERVER_FLAGS: extra Node flags for the server, e.g. --max-old-space-size=128.
-  flags.push(...env('BENCH_SERVER_FLAGS', '').split(' ').filter(Boolean));
-  const child = spawn(NODE, [...flags, 'dist/server.js'], {
+  const child = spawn(NODE, [...serverNodeFlags(), 'dist/server.js'], {
     cwd: ROOT,
     stdio: ['ignore', 'inherit', 'inherit'],
     env: {
