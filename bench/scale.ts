@@ -2,7 +2,7 @@
  * Scale benchmark: the same requests against 10 users x 1,000 tasks and 1,000 users x 1,000
  * tasks, on SQLite and PostgreSQL, through the compiled server in its own process. Reports
  * req/s, p50/p99, the large/small latency ratio, the server's peak resident memory, and the
- * query plans on the large database. `npm run bench:scale`; see bench/SCALE.md.
+ * query plans on the large database. `npm run bench:scale`; see bench/README.md.
  *
  * Environment: BENCH_SCALE_DATABASE=sqlite|postgres|both (both), BENCH_SCALE_SIZES=10x1000,1000x1000,
  * BENCH_DURATION=10 and BENCH_WARMUP=2 (seconds per scenario), BENCH_CONNECTIONS=32,
