@@ -58,9 +58,11 @@ function openSqlite(path: string): Database {
     db,
     dialect: 'sqlite',
     prepare<R>(query: Compilable<R>) {
-      // Hot reads run the cached statement directly: better-sqlite3 is synchronous, so
-      // Kysely's connection queue would only add latency. They are single statements, so they
-      // cannot interleave with anything.
+      // Hot reads run their statement directly: better-sqlite3 is synchronous, so Kysely's
+      // connection queue would only add latency. Such a read can fall between two statements of
+      // an open transaction on this connection and then sees its uncommitted writes; the
+      // transactions here (a delete with its tombstone, blocking a user with their sessions)
+      // make that harmless.
       const statement = statements.prepare(query.compile().sql);
       return async (...parameters: unknown[]) => statement.all(parameters) as R[];
     },
@@ -68,11 +70,14 @@ function openSqlite(path: string): Database {
   };
 }
 
+/** Enough for every statement the code builds in common use; clients choose list orderings. */
+const MAX_CACHED_STATEMENTS = 256;
+
 /**
  * Kysely's SQLite driver calls prepare() for every query; preparing costs several times more
- * than running a cached statement, so statements are cached by their SQL text. The set of
- * distinct statements is bounded by the code that builds them. SQLite cannot bind booleans,
- * so they are passed as 1/0.
+ * than running a cached statement, so statements are cached by their SQL text. The cache is
+ * least-recently-used and bounded, because list queries vary with the client's filters and
+ * orderings. SQLite cannot bind booleans, so they are passed as 1/0.
  */
 function cachingSqlite(sqlite: SQLite.Database) {
   const statements = new Map<string, SQLite.Statement>();
@@ -84,8 +89,11 @@ function cachingSqlite(sqlite: SQLite.Database) {
       let statement = statements.get(sql);
       if (statement === undefined) {
         statement = sqlite.prepare(sql);
-        statements.set(sql, statement);
+        if (statements.size >= MAX_CACHED_STATEMENTS) statements.delete(statements.keys().next().value!);
+      } else {
+        statements.delete(sql); // re-inserted below as the most recently used
       }
+      statements.set(sql, statement);
       const cached = statement;
       return {
         reader: cached.reader,
