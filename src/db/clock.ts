@@ -4,16 +4,30 @@
  * SQLite comparing the text compares the instants.
  */
 export function now(): string {
-  // The wall clock gives milliseconds; the monotonic clock's sub-millisecond part adds the
-  // microsecond digits (the monotonic clock alone drifts from wall time over long uptimes).
-  return timestampOf(Date.now() + (performance.now() % 1));
+  return formatMicros(nextMicros());
+}
+
+let lastMicros = 0;
+
+/**
+ * Microseconds since the epoch: the wall clock's milliseconds plus the monotonic clock's
+ * sub-millisecond part (the monotonic clock alone drifts from wall time over long uptimes),
+ * never repeating or going back within this process, so writes are ordered as they happened.
+ */
+function nextMicros(): number {
+  const micros = Date.now() * 1000 + Math.floor((performance.now() % 1) * 1000);
+  lastMicros = micros > lastMicros ? micros : lastMicros + 1;
+  return lastMicros;
+}
+
+function formatMicros(micros: number): string {
+  const millis = Math.floor(micros / 1000);
+  return `${new Date(millis).toISOString().slice(0, 23)}${String(micros % 1000).padStart(3, '0')}Z`;
 }
 
 /** Formats epoch milliseconds (fractional part included) as a stored timestamp. */
 export function timestampOf(epochMs: number): string {
-  const whole = Math.floor(epochMs);
-  const micros = Math.min(999, Math.floor((epochMs - whole) * 1000));
-  return `${new Date(whole).toISOString().slice(0, 23)}${String(micros).padStart(3, '0')}Z`;
+  return formatMicros(Math.floor(epochMs * 1000));
 }
 
 export function secondsFromNow(seconds: number): string {
