@@ -1,0 +1,246 @@
+import assert from 'node:assert/strict';
+import { resolve } from 'node:path';
+import { describe, test } from 'node:test';
+import { ConfigError, loadConfig, sqlitePath, type Config } from '../../src/config.js';
+
+const DEFAULTS: Config = {
+  port: 8000,
+  host: '127.0.0.1',
+  databaseUrl: 'sqlite:./data/tasks.sqlite3',
+  corsAllowedOrigins: ['http://localhost:3000', 'http://localhost:3001'],
+  allowedHosts: ['localhost', '127.0.0.1', '[::1]'],
+  logLevel: 'info',
+  trustProxy: false,
+  redisUrl: undefined,
+  migrateOnStart: true,
+  bodyLimitBytes: 1048576,
+  tokenLifetimeSeconds: 2592000,
+  throttle: {
+    loginPerUsername: { max: 5, windowSeconds: 300 },
+    loginPerAddress: { max: 10, windowSeconds: 60 },
+    registerPerAddress: { max: 20, windowSeconds: 60 },
+  },
+  tombstoneRetentionSeconds: 2592000,
+  docs: true,
+};
+
+/** The ConfigError loadConfig throws for `env`; fails the test when it does not throw one. */
+function configError(env: Record<string, string>): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    assert.ok(error instanceof ConfigError, `expected a ConfigError, got ${String(error)}`);
+    return error;
+  }
+  assert.fail(`loadConfig(${JSON.stringify(env)}) accepted the settings`);
+}
+
+describe('configuration defaults', () => {
+  test('when nothing is set, then every setting has its documented default', () => {
+    assert.deepEqual(loadConfig({}), DEFAULTS);
+  });
+
+  test('when variables are empty or only spaces, then they count as unset', () => {
+    const blank = Object.fromEntries(
+      ['PORT', 'HOST', 'DATABASE_URL', 'CORS_ALLOWED_ORIGINS', 'ALLOWED_HOSTS', 'LOG_LEVEL', 'TRUST_PROXY', 'REDIS_URL',
+        'MIGRATE_ON_START', 'BODY_LIMIT_BYTES', 'TOKEN_LIFETIME_SECONDS', 'THROTTLE_LOGIN_USERNAME', 'THROTTLE_LOGIN_ADDRESS',
+        'THROTTLE_REGISTER_ADDRESS', 'TOMBSTONE_RETENTION_SECONDS', 'API_DOCS', 'CLIENT_ORIGIN', 'CLIENT_ORIGIN_DEV'].map(
+        (name, index) => [name, index % 2 === 0 ? '' : '   '],
+      ),
+    );
+    assert.deepEqual(loadConfig(blank), DEFAULTS);
+  });
+});
+
+describe('configuration values', () => {
+  test('when every variable is set, then each is parsed into its setting', () => {
+    const config = loadConfig({
+      PORT: '9090',
+      HOST: '0.0.0.0',
+      DATABASE_URL: 'postgres://user:secret@db.internal:5432/tasks',
+      CORS_ALLOWED_ORIGINS: 'https://app.example.com, http://localhost:5173/',
+      CLIENT_ORIGIN: 'https://client.example.com',
+      CLIENT_ORIGIN_DEV: 'http://localhost:3000',
+      ALLOWED_HOSTS: 'api.example.com, .example.org ,,localhost',
+      LOG_LEVEL: 'WARN',
+      TRUST_PROXY: '10.0.0.0/8, 192.168.1.1, ::1, fd00::/8',
+      REDIS_URL: 'redis://cache.internal:6379/2',
+      MIGRATE_ON_START: 'false',
+      BODY_LIMIT_BYTES: '2048',
+      TOKEN_LIFETIME_SECONDS: '3600',
+      THROTTLE_LOGIN_USERNAME: '3/600',
+      THROTTLE_LOGIN_ADDRESS: '7 / 30',
+      THROTTLE_REGISTER_ADDRESS: '100/86400',
+      TOMBSTONE_RETENTION_SECONDS: '86400',
+      API_DOCS: 'off',
+    });
+    assert.deepEqual(config, {
+      port: 9090,
+      host: '0.0.0.0',
+      databaseUrl: 'postgres://user:secret@db.internal:5432/tasks',
+      corsAllowedOrigins: ['https://app.example.com', 'http://localhost:5173', 'https://client.example.com', 'http://localhost:3000'],
+      allowedHosts: ['api.example.com', '.example.org', 'localhost'],
+      logLevel: 'warn',
+      trustProxy: ['10.0.0.0/8', '192.168.1.1', '::1', 'fd00::/8'],
+      redisUrl: 'redis://cache.internal:6379/2',
+      migrateOnStart: false,
+      bodyLimitBytes: 2048,
+      tokenLifetimeSeconds: 3600,
+      throttle: {
+        loginPerUsername: { max: 3, windowSeconds: 600 },
+        loginPerAddress: { max: 7, windowSeconds: 30 },
+        registerPerAddress: { max: 100, windowSeconds: 86400 },
+      },
+      tombstoneRetentionSeconds: 86400,
+      docs: false,
+    } satisfies Config);
+  });
+
+  test('when a client origin is already in the allowed list, then it is not listed twice', () => {
+    const config = loadConfig({
+      CORS_ALLOWED_ORIGINS: 'https://app.example.com',
+      CLIENT_ORIGIN: 'https://app.example.com/',
+      CLIENT_ORIGIN_DEV: 'https://app.example.com',
+    });
+    assert.deepEqual(config.corsAllowedOrigins, ['https://app.example.com']);
+  });
+
+  test('when only CLIENT_ORIGIN_DEV is set, then it is added to the default origins', () => {
+    assert.deepEqual(loadConfig({ CLIENT_ORIGIN_DEV: 'http://127.0.0.1:8080' }).corsAllowedOrigins, [
+      'http://localhost:3000',
+      'http://localhost:3001',
+      'http://127.0.0.1:8080',
+    ]);
+  });
+
+  test('when PORT is at either end of its range, then it is accepted', () => {
+    assert.equal(loadConfig({ PORT: '0' }).port, 0);
+    assert.equal(loadConfig({ PORT: '65535' }).port, 65535);
+  });
+
+  for (const [raw, expected] of [['true', true], ['TRUE', true], ['yes', true], ['on', true], ['false', false], ['No', false], ['off', false]] as const) {
+    test(`when TRUST_PROXY is ${raw}, then proxies are ${expected ? 'trusted' : 'not trusted'}`, () => {
+      assert.equal(loadConfig({ TRUST_PROXY: raw }).trustProxy, expected);
+    });
+  }
+
+  for (const [raw, expected] of [['1', true], ['yes', true], ['ON', true], ['true', true], ['0', false], ['no', false], ['False', false], ['off', false]] as const) {
+    test(`when MIGRATE_ON_START and API_DOCS are ${raw}, then both are ${expected}`, () => {
+      const config = loadConfig({ MIGRATE_ON_START: raw, API_DOCS: raw });
+      assert.equal(config.migrateOnStart, expected);
+      assert.equal(config.docs, expected);
+    });
+  }
+
+  for (const level of ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']) {
+    test(`when LOG_LEVEL is ${level}, then it is used`, () => {
+      assert.equal(loadConfig({ LOG_LEVEL: level }).logLevel, level);
+    });
+  }
+
+  test('when REDIS_URL uses TLS (rediss://), then it is accepted', () => {
+    assert.equal(loadConfig({ REDIS_URL: 'rediss://:pw@cache:6380' }).redisUrl, 'rediss://:pw@cache:6380');
+  });
+
+  test('when ALLOWED_HOSTS is *, then the list is just *', () => {
+    assert.deepEqual(loadConfig({ ALLOWED_HOSTS: '*' }).allowedHosts, ['*']);
+  });
+});
+
+describe('database URLs', () => {
+  for (const url of ['postgres://root@127.0.0.1:5432/tt', 'postgresql://u:p@host/db?sslmode=require']) {
+    test(`when DATABASE_URL is ${url}, then it is kept as it is`, () => {
+      assert.equal(loadConfig({ DATABASE_URL: url }).databaseUrl, url);
+    });
+  }
+
+  const sqliteForms: [string, string][] = [
+    ['sqlite:./data/tasks.sqlite3', resolve('data/tasks.sqlite3')],
+    ['sqlite:db.sqlite3', resolve('db.sqlite3')],
+    ['sqlite:/var/lib/tasks/db.sqlite3', '/var/lib/tasks/db.sqlite3'],
+    ['sqlite:///relative/db.sqlite3', resolve('relative/db.sqlite3')],
+    ['sqlite:////var/lib/tasks/db.sqlite3', '/var/lib/tasks/db.sqlite3'],
+    ['sqlite::memory:', ':memory:'],
+    ['sqlite:///:memory:', ':memory:'],
+  ];
+  for (const [url, path] of sqliteForms) {
+    test(`when DATABASE_URL is ${url}, then it is accepted and names ${path}`, () => {
+      assert.equal(loadConfig({ DATABASE_URL: url }).databaseUrl, url);
+      assert.equal(sqlitePath(url), path);
+    });
+  }
+
+  for (const url of ['sqlite:', 'sqlite:///', 'sqlite://host/db.sqlite3', 'mysql://root@localhost/tasks', 'postgres:/missing-slash', 'tasks.sqlite3']) {
+    test(`when DATABASE_URL is ${JSON.stringify(url)}, then the configuration is refused naming DATABASE_URL`, () => {
+      assert.match(configError({ DATABASE_URL: url }).message, /DATABASE_URL=/);
+    });
+  }
+});
+
+describe('invalid configuration', () => {
+  const invalid: [string, string][] = [
+    ['PORT', 'abc'],
+    ['PORT', '65536'],
+    ['PORT', '-1'],
+    ['PORT', '80.5'],
+    ['CORS_ALLOWED_ORIGINS', 'app.example.com'],
+    ['CORS_ALLOWED_ORIGINS', 'https://ok.example.com,ftp://files.example.com'],
+    ['CLIENT_ORIGIN', 'not a url'],
+    ['CLIENT_ORIGIN_DEV', 'file:///tmp/x'],
+    ['LOG_LEVEL', 'verbose'],
+    ['TRUST_PROXY', 'proxy.internal'],
+    ['TRUST_PROXY', '10.0.0.0/8,gateway'],
+    ['REDIS_URL', 'http://cache:6379'],
+    ['MIGRATE_ON_START', 'maybe'],
+    ['API_DOCS', '2'],
+    ['BODY_LIMIT_BYTES', '1023'],
+    ['BODY_LIMIT_BYTES', '1MB'],
+    ['TOKEN_LIFETIME_SECONDS', '59'],
+    ['TOKEN_LIFETIME_SECONDS', '315360001'],
+    ['THROTTLE_LOGIN_USERNAME', '5'],
+    ['THROTTLE_LOGIN_ADDRESS', '0/60'],
+    ['THROTTLE_REGISTER_ADDRESS', '10/86401'],
+    ['THROTTLE_REGISTER_ADDRESS', 'ten/60'],
+    ['TOMBSTONE_RETENTION_SECONDS', '30d'],
+  ];
+  for (const [name, raw] of invalid) {
+    test(`when ${name} is ${JSON.stringify(raw)}, then a ConfigError names ${name} and the value`, () => {
+      const error = configError({ [name]: raw });
+      assert.equal(error.name, 'ConfigError');
+      assert.ok(error.message.includes(`${name}=${JSON.stringify(raw)}`), error.message);
+    });
+  }
+
+  for (const raw of ['999.1.1.1', '10.0.0.0/99']) {
+    test(`when TRUST_PROXY is ${raw}, which is shaped like an address but is none, then a ConfigError names TRUST_PROXY`, () => {
+      assert.match(configError({ TRUST_PROXY: raw }).message, /TRUST_PROXY=/);
+    });
+  }
+
+  test('when several variables are bad, then one ConfigError names every one of them and no good one', () => {
+    const error = configError({
+      PORT: 'abc',
+      HOST: '0.0.0.0',
+      DATABASE_URL: 'mysql://x',
+      LOG_LEVEL: 'loud',
+      REDIS_URL: 'cache:6379',
+      THROTTLE_LOGIN_USERNAME: '5 per minute',
+      TOMBSTONE_RETENTION_SECONDS: '1',
+      API_DOCS: 'sure',
+    });
+    const named = error.message
+      .split('\n')
+      .slice(1)
+      .map((line) => line.trim().split('=')[0]);
+    assert.deepEqual(named.sort(), ['API_DOCS', 'DATABASE_URL', 'LOG_LEVEL', 'PORT', 'REDIS_URL', 'THROTTLE_LOGIN_USERNAME', 'TOMBSTONE_RETENTION_SECONDS']);
+    assert.match(error.message, /^Invalid configuration:/);
+  });
+});
+
+// Last in the file: when it fails, the defaults it leaked into would make later tests fail too.
+describe('repeated loads', () => {
+  test('when a client origin was added in an earlier load, then a later load without it has only the default origins', () => {
+    loadConfig({ CLIENT_ORIGIN: 'https://leak.example.com' });
+    assert.deepEqual(loadConfig({}).corsAllowedOrigins, DEFAULTS.corsAllowedOrigins);
+  });
+});
