@@ -1,0 +1,313 @@
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { describe, test, type TestContext } from 'node:test';
+import pg from 'pg';
+import { now, timestampOf } from '../../src/db/clock.js';
+import { createDatabase } from '../../src/db/database.js';
+import { PASSWORD, TEST_DATABASE_URL } from '../helpers.js';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+
+/** Only what the processes need: nothing from the test run's own settings (DATABASE_URL) leaks in. */
+function baseEnv(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const name of ['PATH', 'HOME', 'TMPDIR', 'SYSTEMROOT']) {
+    const value = process.env[name];
+    if (value !== undefined) env[name] = value;
+  }
+  return env;
+}
+
+function tempSqliteUrl(t: TestContext): string {
+  const dir = mkdtempSync(join(tmpdir(), 'tt-server-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return `sqlite:${join(dir, 'tasks.sqlite3')}`;
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+  const { port } = server.address() as { port: number };
+  await new Promise((done) => server.close(done));
+  return port;
+}
+
+interface Running {
+  child: ChildProcess;
+  base: string;
+  output: () => { stdout: string; stderr: string };
+  exited: Promise<number | null>;
+}
+
+function start(t: TestContext, script: string, args: string[], env: Record<string, string>) {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, script), ...args], {
+    cwd: ROOT,
+    env: { ...baseEnv(), ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (chunk) => (stdout += chunk));
+  child.stderr!.on('data', (chunk) => (stderr += chunk));
+  const exited = new Promise<number | null>((done) => child.on('exit', (code) => done(code)));
+  t.after(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  return { child, exited, output: () => ({ stdout, stderr }) };
+}
+
+/** Starts the server; resolves once it answers, or with its exit code if it exits first. */
+async function launchServer(t: TestContext, env: Record<string, string>): Promise<Running | number | null> {
+  const port = await freePort();
+  const running = start(t, 'src/server.ts', [], { PORT: String(port), LOG_LEVEL: 'warn', ...env });
+  const base = `http://127.0.0.1:${port}`;
+  let exitCode: number | null | undefined;
+  void running.exited.then((code) => (exitCode = code));
+  const deadline = Date.now() + 20_000;
+  while (Date.now() < deadline) {
+    if (exitCode !== undefined) return exitCode;
+    try {
+      await fetch(`${base}/`);
+      return { ...running, base };
+    } catch {
+      await new Promise((done) => setTimeout(done, 100));
+    }
+  }
+  assert.fail(`the server did not answer within 20 s: ${running.output().stderr}`);
+}
+
+async function startServer(t: TestContext, env: Record<string, string>): Promise<Running> {
+  const running = await launchServer(t, env);
+  if (typeof running !== 'object' || running === null) assert.fail(`the server exited with ${running}`);
+  return running;
+}
+
+async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, fail) => (timer = setTimeout(() => fail(new Error(`${what} took over ${ms} ms`)), ms)));
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function runCli(t: TestContext, args: string[], databaseUrl: string) {
+  const running = start(t, 'src/cli.ts', args, { DATABASE_URL: databaseUrl });
+  const code = await within(running.exited, 20_000, `cli ${args.join(' ')}`);
+  return { code, ...running.output() };
+}
+
+async function register(base: string, username: string) {
+  return fetch(`${base}/api/register/`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username, password: PASSWORD }),
+  });
+}
+
+/** Checks the server in `running` serves on a migrated database, then stops it with SIGTERM. */
+async function assertServesThenStops(running: Running) {
+  const tasks = await fetch(`${running.base}/api/tasks/`);
+  assert.equal(tasks.status, 401);
+  assert.deepEqual(await tasks.json(), { detail: 'Authentication credentials were not provided.' });
+  const root = await fetch(`${running.base}/`);
+  assert.equal(root.status, 200);
+  assert.equal((await root.json()).name, 'Task Tracker API');
+  // Signing up writes to the users table: the migrations were applied at start.
+  assert.equal((await register(running.base, 'alice')).status, 201);
+
+  running.child.kill('SIGTERM');
+  assert.equal(await within(running.exited, 5_000, 'shutting down'), 0);
+}
+
+describe('the server process', { concurrency: true }, () => {
+  test('when started on a new SQLite file, then it migrates, serves the API, and exits 0 promptly on SIGTERM', async (t) => {
+    const running = await startServer(t, { DATABASE_URL: tempSqliteUrl(t) });
+    await assertServesThenStops(running);
+  });
+
+  const postgresUrl = TEST_DATABASE_URL;
+  if (postgresUrl) {
+    test('when started on a new PostgreSQL database, then it migrates, serves the API, and exits 0 promptly on SIGTERM', async (t) => {
+      const name = `tt_srv_${randomBytes(6).toString('hex')}`;
+      const admin = new pg.Client({ connectionString: postgresUrl });
+      await admin.connect();
+      await admin.query(`create database ${name}`);
+      t.after(async () => {
+        await admin.query(`drop database if exists ${name} with (force)`);
+        await admin.end();
+      });
+      const url = new URL(postgresUrl);
+      url.pathname = `/${name}`;
+      const running = await startServer(t, { DATABASE_URL: url.toString() });
+      await assertServesThenStops(running);
+    });
+  }
+
+  test('when a request is in flight at SIGTERM, then it is finished before the server exits 0', async (t) => {
+    const running = await startServer(t, { DATABASE_URL: tempSqliteUrl(t) });
+    // Sign-up hashes a password, which takes a while: the signal arrives mid-request.
+    const reply = register(running.base, 'bob');
+    await new Promise((done) => setTimeout(done, 20));
+    running.child.kill('SIGTERM');
+    assert.equal((await reply).status, 201);
+    // The client keeps its connection open, as browsers and proxies do.
+    assert.equal(await within(running.exited, 5_000, 'exiting after the reply in flight'), 0);
+  });
+
+  test('when PORT is invalid, then the server exits 1 naming PORT, without a stack trace', async (t) => {
+    const running = start(t, 'src/server.ts', [], { PORT: 'abc', DATABASE_URL: tempSqliteUrl(t) });
+    assert.equal(await within(running.exited, 20_000, 'refusing the settings'), 1);
+    const { stderr } = running.output();
+    assert.match(stderr, /PORT="abc"/);
+    assert.doesNotMatch(stderr, /^\s+at /m);
+  });
+
+  test('when several settings are invalid, then the one message names them all', async (t) => {
+    const running = start(t, 'src/server.ts', [], { PORT: '99999', LOG_LEVEL: 'loud', DATABASE_URL: 'mysql://x' });
+    assert.equal(await within(running.exited, 20_000, 'refusing the settings'), 1);
+    const { stderr } = running.output();
+    for (const name of ['PORT', 'LOG_LEVEL', 'DATABASE_URL']) assert.match(stderr, new RegExp(`${name}=`));
+    assert.doesNotMatch(stderr, /^\s+at /m);
+  });
+
+  test('when MIGRATE_ON_START is false on a new file, then the database stays unmigrated and sign-ups do not succeed', async (t) => {
+    const databaseUrl = tempSqliteUrl(t);
+    const running = await launchServer(t, { DATABASE_URL: databaseUrl, MIGRATE_ON_START: 'false' });
+    if (typeof running === 'object' && running !== null) {
+      const response = await register(running.base, 'carol');
+      assert.equal(response.status, 500);
+      assert.deepEqual(await response.json(), { detail: 'A server error occurred.' });
+      running.child.kill('SIGTERM');
+      assert.equal(await within(running.exited, 5_000, 'shutting down'), 0);
+    } else {
+      // Refusing to start on a database without tables is acceptable too, as long as it fails.
+      assert.notEqual(running, 0);
+    }
+
+    const database = createDatabase(databaseUrl);
+    t.after(() => database.close());
+    assert.deepEqual(await database.db.introspection.getTables(), []);
+  });
+});
+
+describe('the command line', { concurrency: true }, () => {
+  test('when migrate runs on a new file, then it lists what it applied, and a second run applies nothing', async (t) => {
+    const databaseUrl = tempSqliteUrl(t);
+    assert.deepEqual(await runCli(t, ['migrate'], databaseUrl), {
+      code: 0,
+      stdout: 'Applied: 001_initial, 002_task_queries\n',
+      stderr: '',
+    });
+    assert.deepEqual(await runCli(t, ['migrate'], databaseUrl), { code: 0, stdout: 'No migrations to apply.\n', stderr: '' });
+  });
+
+  test('when a user is deactivated and activated again, then the flag follows and their sessions end on deactivation', async (t) => {
+    const databaseUrl = tempSqliteUrl(t);
+    assert.equal((await runCli(t, ['migrate'], databaseUrl)).code, 0);
+    const database = createDatabase(databaseUrl);
+    const user = await database.db
+      .insertInto('users')
+      .values({ username: 'Dave', username_key: 'dave', email: '', password: 'x', date_joined: now() })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    await database.db
+      .insertInto('auth_tokens')
+      .values({ user_id: user.id, digest: 'd'.repeat(64), created_at: now(), last_used_at: now(), expires_at: timestampOf(Date.now() + 3_600_000), user_agent: '' })
+      .execute();
+    await database.close();
+    const state = async () => {
+      const db = createDatabase(databaseUrl);
+      try {
+        const row = await db.db.selectFrom('users').select('is_active').where('id', '=', user.id).executeTakeFirstOrThrow();
+        const sessions = await db.db.selectFrom('auth_tokens').select('id').where('user_id', '=', user.id).execute();
+        return { active: Boolean(row.is_active), sessions: sessions.length };
+      } finally {
+        await db.close();
+      }
+    };
+
+    assert.deepEqual(await runCli(t, ['deactivate', 'dave'], databaseUrl), { code: 0, stdout: 'dave is now inactive.\n', stderr: '' });
+    assert.deepEqual(await state(), { active: false, sessions: 0 });
+    assert.deepEqual(await runCli(t, ['activate', 'DAVE'], databaseUrl), { code: 0, stdout: 'DAVE is now active.\n', stderr: '' });
+    assert.deepEqual(await state(), { active: true, sessions: 0 });
+  });
+
+  test('when deactivate names no user or an unknown one, then it exits 1 saying so', async (t) => {
+    const databaseUrl = tempSqliteUrl(t);
+    assert.equal((await runCli(t, ['migrate'], databaseUrl)).code, 0);
+    const unknown = await runCli(t, ['deactivate', 'nobody'], databaseUrl);
+    assert.deepEqual(unknown, { code: 1, stdout: '', stderr: 'No user named nobody.\n' });
+    const missing = await runCli(t, ['deactivate'], databaseUrl);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /^deactivate needs a username\.\nUsage:/);
+  });
+
+  test('when cleanup runs, then it removes expired sessions and old deletion records and reports the numbers', async (t) => {
+    const databaseUrl = tempSqliteUrl(t);
+    assert.equal((await runCli(t, ['migrate'], databaseUrl)).code, 0);
+    const database = createDatabase(databaseUrl);
+    const user = await database.db
+      .insertInto('users')
+      .values({ username: 'erin', username_key: 'erin', email: '', password: 'x', date_joined: now() })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    const hoursAgo = (hours: number) => timestampOf(Date.now() - hours * 3_600_000);
+    await database.db
+      .insertInto('auth_tokens')
+      .values(
+        ['1', '2', '3'].map((digit, index) => ({
+          user_id: user.id,
+          digest: digit.repeat(64),
+          created_at: hoursAgo(48),
+          last_used_at: hoursAgo(48),
+          expires_at: index < 2 ? hoursAgo(1) : timestampOf(Date.now() + 3_600_000),
+          user_agent: '',
+        })),
+      )
+      .execute();
+    await database.db
+      .insertInto('deleted_tasks')
+      .values([
+        { task_id: 1, owner_id: user.id, deleted_at: hoursAgo(31 * 24) },
+        { task_id: 2, owner_id: user.id, deleted_at: hoursAgo(1) },
+      ])
+      .execute();
+    await database.close();
+
+    assert.deepEqual(await runCli(t, ['cleanup'], databaseUrl), {
+      code: 0,
+      stdout: 'Removed 2 expired sessions and 1 old deletion records.\n',
+      stderr: '',
+    });
+    const after = createDatabase(databaseUrl);
+    t.after(() => after.close());
+    assert.deepEqual(await after.db.selectFrom('auth_tokens').select('digest').execute(), [{ digest: '3'.repeat(64) }]);
+    assert.deepEqual(await after.db.selectFrom('deleted_tasks').select('task_id').execute(), [{ task_id: 2 }]);
+  });
+
+  test('when the command is unknown, then it exits 1 with the usage on stderr', async (t) => {
+    const result = await runCli(t, ['frobnicate'], tempSqliteUrl(t));
+    assert.equal(result.code, 1);
+    assert.equal(result.stdout, '');
+    assert.match(result.stderr, /^Unknown command: frobnicate\nUsage: /);
+    for (const command of ['migrate', 'cleanup', 'deactivate <username>', 'activate <username>']) {
+      assert.ok(result.stderr.includes(command), command);
+    }
+  });
+
+  test('when no command is given, then it exits 1 with the usage; help exits 0 with it', async (t) => {
+    const none = await runCli(t, [], tempSqliteUrl(t));
+    assert.equal(none.code, 1);
+    assert.match(none.stdout, /^Usage: /);
+    const help = await runCli(t, ['help'], tempSqliteUrl(t));
+    assert.equal(help.code, 0);
+    assert.equal(help.stdout, none.stdout);
+  });
+});
