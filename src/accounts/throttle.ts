@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import rateLimit, { normalizeIP } from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyRequest, onRequestHookHandler } from 'fastify';
 import type { Redis } from 'ioredis';
@@ -89,7 +89,7 @@ function clientAddress(request: FastifyRequest): string {
  * megabyte-long counter key. Usernames are not kept in clear in Redis either.
  */
 function counterKey(username: string): string {
-  return createHash('sha256').update(usernameKey(username)).digest('base64url');
+  return hash('sha256', usernameKey(username), 'base64url');
 }
 
 /** DRF's throttling reply. */

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 
 /** 160 random bits as 40 lowercase hex characters: the original's token format. */
 export function generateToken(): string {
@@ -7,5 +7,5 @@ export function generateToken(): string {
 
 /** Tokens are stored only as this digest, so a copy of the database holds no usable token. */
 export function tokenDigest(token: string): string {
-  return createHash('sha256').update(token).digest('hex');
+  return hash('sha256', token, 'hex');
 }
