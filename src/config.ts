@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 
 /** Every setting the service reads, parsed and validated once at start-up. */
@@ -86,7 +87,7 @@ export function loadConfig(env: Env = process.env): Config {
 }
 
 function corsOrigins(env: Env, read: <T>(name: string, fallback: T, parse: (raw: string) => T) => T): string[] {
-  const origins = read('CORS_ALLOWED_ORIGINS', DEFAULT_ORIGINS, (raw) => list(raw).map(origin));
+  const origins = read('CORS_ALLOWED_ORIGINS', [...DEFAULT_ORIGINS], (raw) => list(raw).map(origin));
   // The original deployment configures its client through these two names.
   for (const name of ['CLIENT_ORIGIN', 'CLIENT_ORIGIN_DEV']) {
     const extra = read<string | undefined>(name, undefined, origin);
@@ -140,11 +141,15 @@ function trustProxy(raw: string): boolean | string[] {
   const lower = raw.toLowerCase();
   if (['true', 'yes', 'on'].includes(lower)) return true;
   if (['false', 'no', 'off'].includes(lower)) return false;
-  const addresses = list(raw);
-  for (const address of addresses) {
-    if (!/^[0-9a-f.:]+(\/\d{1,3})?$/i.test(address)) throw new Error(`"${address}" is not an address or CIDR range`);
+  const ranges = list(raw);
+  for (const range of ranges) {
+    const [address = '', prefix, ...rest] = range.split('/');
+    const version = isIP(address);
+    const maxPrefix = version === 6 ? 128 : 32;
+    const prefixOk = prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= maxPrefix);
+    if (version === 0 || !prefixOk || rest.length > 0) throw new Error(`"${range}" is not an IP address or CIDR range`);
   }
-  return addresses;
+  return ranges;
 }
 
 function redisUrl(raw: string): string {

@@ -3,13 +3,20 @@ import { Redis } from 'ioredis';
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
 import { createDatabase } from './db/database.js';
-import { migrateToLatest } from './db/migrate.js';
+import { migrateToLatest, pendingMigrations } from './db/migrate.js';
 import { scheduleCleanUp } from './maintenance.js';
 
 async function main(): Promise<void> {
   const config = loadConfig();
   const database = createDatabase(config.databaseUrl);
-  if (config.migrateOnStart) await migrateToLatest(database.db);
+  if (config.migrateOnStart) {
+    await migrateToLatest(database.db);
+  } else {
+    const pending = await pendingMigrations(database.db);
+    if (pending.length > 0) {
+      throw new ConfigError(`The database is not migrated (pending: ${pending.join(', ')}); run npm run migrate.`);
+    }
+  }
   const redis = config.redisUrl ? new Redis(config.redisUrl, { maxRetriesPerRequest: 1 }) : undefined;
   const app = await buildApp({ config, database, redis });
   const stopCleanUp = scheduleCleanUp(database, config, app.log);
@@ -21,7 +28,11 @@ async function main(): Promise<void> {
     app.log.info({ signal }, 'shutting down');
     // Finish requests in flight, then release the database and Redis.
     stopCleanUp();
+    // Keep-alive connections that finish a request after this point would hold close() open
+    // until the client lets go; close each one as soon as it falls idle.
+    const idleSweeper = setInterval(() => app.server.closeIdleConnections(), 100);
     await app.close();
+    clearInterval(idleSweeper);
     await database.close();
     redis?.disconnect();
     process.exit(0);

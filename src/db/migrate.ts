@@ -10,15 +10,24 @@ const migrations: Record<string, Migration> = {
   '002_task_queries': taskQueries,
 };
 
-export async function migrateToLatest(db: Db): Promise<string[]> {
-  const migrator = new Migrator({
+async function migrator(db: Db): Promise<Migrator> {
+  return new Migrator({
     db,
     provider: { getMigrations: async () => migrations },
     // Kysely looks for its bookkeeping tables in every schema unless told which one; another
     // schema's copy (another app, a parallel test run) must not count as ours.
     migrationTableSchema: await currentSchema(db),
   });
-  const result: MigrationResultSet = await migrator.migrateToLatest();
+}
+
+/** Names of the migrations not yet applied to this database. */
+export async function pendingMigrations(db: Db): Promise<string[]> {
+  const known = await (await migrator(db)).getMigrations();
+  return known.filter((migration) => migration.executedAt === undefined).map((migration) => migration.name);
+}
+
+export async function migrateToLatest(db: Db): Promise<string[]> {
+  const result: MigrationResultSet = await (await migrator(db)).migrateToLatest();
   if (result.error) {
     const failed = result.results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
     throw new Error(`Migration ${failed} failed: ${(result.error as Error).message ?? result.error}`, {
