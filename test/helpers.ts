@@ -27,10 +27,11 @@ const TEST_THROTTLE = {
   registerPerAddress: { max: 1000, windowSeconds: 60 },
 };
 
-export async function openTestDatabase(t: TestContext): Promise<Database> {
+/** A fresh database (migrated unless asked not to): SQLite in memory, or a new PostgreSQL schema. */
+export async function openTestDatabase(t: TestContext, { migrate = true } = {}): Promise<Database> {
   if (!TEST_DATABASE_URL) {
     const database = createDatabase('sqlite::memory:');
-    await migrateToLatest(database.db);
+    if (migrate) await migrateToLatest(database.db);
     t.after(() => database.close());
     return database;
   }
@@ -44,7 +45,7 @@ export async function openTestDatabase(t: TestContext): Promise<Database> {
     await admin.query(`drop schema ${schema} cascade`);
     await admin.end();
   });
-  await migrateToLatest(database.db);
+  if (migrate) await migrateToLatest(database.db);
   return database;
 }
 

@@ -1,36 +1,15 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { describe, test, type TestContext } from 'node:test';
+import { describe, test } from 'node:test';
 import { sql } from 'kysely';
-import pg from 'pg';
 import { now, secondsFromNow, timestampOf } from '../../src/db/clock.js';
-import { createDatabase, isoTimestamp, type Database } from '../../src/db/database.js';
+import { isoTimestamp, type Database } from '../../src/db/database.js';
 import { migrateToLatest } from '../../src/db/migrate.js';
 import { sortKeys } from '../../src/tasks/ordering.js';
 import { createTasksRepository } from '../../src/tasks/repository.js';
-import { dialectName, openTestDatabase, TEST_DATABASE_URL, TIMESTAMP } from '../helpers.js';
+import { dialectName, openTestDatabase, TIMESTAMP } from '../helpers.js';
 
 const ALL_MIGRATIONS = ['001_initial', '002_task_queries'];
-
-/** A database with no tables yet: SQLite in memory, or a fresh PostgreSQL schema. */
-async function openEmptyDatabase(t: TestContext): Promise<Database> {
-  if (!TEST_DATABASE_URL) {
-    const database = createDatabase('sqlite::memory:');
-    t.after(() => database.close());
-    return database;
-  }
-  const schema = `test_${randomBytes(6).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: TEST_DATABASE_URL });
-  await admin.connect();
-  await admin.query(`create schema ${schema}`);
-  const database = createDatabase(TEST_DATABASE_URL, { schema, poolSize: 2 });
-  t.after(async () => {
-    await database.close();
-    await admin.query(`drop schema ${schema} cascade`);
-    await admin.end();
-  });
-  return database;
-}
 
 async function insertUser(database: Database, username = `u_${randomBytes(4).toString('hex')}`): Promise<number> {
   const row = await database.db
@@ -231,7 +210,7 @@ describe(`[${dialectName}] prepared statements`, () => {
 
 describe(`[${dialectName}] migrations`, () => {
   test('when an empty database is migrated twice, then the first run applies every migration and the second applies nothing', async (t) => {
-    const database = await openEmptyDatabase(t);
+    const database = await openTestDatabase(t, { migrate: false });
     assert.deepEqual(await migrateToLatest(database.db), ALL_MIGRATIONS);
     assert.deepEqual(await migrateToLatest(database.db), []);
     for (const table of ['users', 'auth_tokens', 'tasks', 'deleted_tasks'] as const) {
