@@ -1,8 +1,8 @@
 import type { FastifyRequest } from 'fastify';
 import { detail } from '../http/errors.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
-import { orderingName, reversed, sortKeys } from './ordering.js';
-import type { TaskQuery } from './query.js';
+import { orderingName, reversed, sortKeys, type SortKey } from './ordering.js';
+import type { Pagination, TaskQuery } from './query.js';
 import type { TasksRepository } from './repository.js';
 import type { Task } from './schemas.js';
 
@@ -35,85 +35,87 @@ export async function listTasks(
   }
 
   const link = linkBuilder(request);
-  if (pagination.kind === 'page') {
-    const { page, pageSize } = pagination;
-    const hasPageSize = new URLSearchParams(request.url.split('?', 2)[1] ?? '').has('page_size');
-    const [count, results] = await Promise.all([
-      tasks.count(ownerId, filters),
-      tasks.search(ownerId, filters, keys, { limit: pageSize, offset: (page - 1) * pageSize }),
-    ]);
-    // As DRF: an empty first page is a page; any other page past the end is not.
-    if (page > 1 && (page - 1) * pageSize >= count) throw detail(404, 'Invalid page.');
-    const hasNext = page * pageSize < count;
-    return {
-      kind: 'numbered',
-      page: {
-        count,
-        next: hasNext ? link({ page: String(page + 1) }) : null,
-        // As DRF, the link to page 1 drops `page`, unless nothing would be left to ask for pages.
-        previous: page === 1 ? null : link({ page: page === 2 && hasPageSize ? null : String(page - 1) }),
-        results,
-      },
-    };
-  }
+  const window: PageWindow = { tasks, ownerId, query, keys, link };
+  if (pagination.kind === 'page') return { kind: 'numbered', page: await numberedPage(window, pagination) };
+  if (pagination.kind === 'offset') return { kind: 'numbered', page: await offsetPage(window, pagination) };
+  return { kind: 'cursor', page: await cursorPage(window, pagination) };
+}
 
-  if (pagination.kind === 'offset') {
-    const { limit, offset } = pagination;
-    const [count, results] = await Promise.all([
-      tasks.count(ownerId, filters),
-      tasks.search(ownerId, filters, keys, { limit, offset }),
-    ]);
-    return {
-      kind: 'numbered',
-      page: {
-        count,
-        next: offset + limit < count ? link({ limit: String(limit), offset: String(offset + limit) }) : null,
-        previous:
-          offset === 0 ? null : link({ limit: String(limit), offset: offset - limit <= 0 ? null : String(offset - limit) }),
-        results,
-      },
-    };
-  }
+interface PageWindow {
+  tasks: TasksRepository;
+  ownerId: number;
+  query: TaskQuery;
+  keys: SortKey[];
+  link: Link;
+}
 
-  // Cursor pagination: positions are key values, so inserts and deletions never shift pages.
-  const name = orderingName(ordering);
-  const cursor = pagination.cursor === '' ? undefined : decodeCursor(pagination.cursor, name, keys);
+type PaginationOf<K extends Pagination['kind']> = Extract<Pagination, { kind: K }>;
+
+async function numberedPage({ tasks, ownerId, query, keys, link }: PageWindow, { page, pageSize }: PaginationOf<'page'>) {
+  const [count, results] = await Promise.all([
+    tasks.count(ownerId, query.filters),
+    tasks.search(ownerId, query.filters, keys, { limit: pageSize, offset: (page - 1) * pageSize }),
+  ]);
+  // As DRF: an empty first page is a page; any other page past the end is not.
+  if (page > 1 && (page - 1) * pageSize >= count) throw detail(404, 'Invalid page.');
+  return {
+    count,
+    next: page * pageSize < count ? link({ page: String(page + 1) }) : null,
+    // As DRF, the link to page 1 drops `page`, unless nothing would be left to ask for pages.
+    previous: page === 1 ? null : link({ page: page === 2 && link.has('page_size') ? null : String(page - 1) }),
+    results,
+  };
+}
+
+async function offsetPage({ tasks, ownerId, query, keys, link }: PageWindow, { limit, offset }: PaginationOf<'offset'>) {
+  const [count, results] = await Promise.all([
+    tasks.count(ownerId, query.filters),
+    tasks.search(ownerId, query.filters, keys, { limit, offset }),
+  ]);
+  const previousOffset = offset - limit <= 0 ? null : String(offset - limit);
+  return {
+    count,
+    next: offset + limit < count ? link({ limit: String(limit), offset: String(offset + limit) }) : null,
+    previous: offset === 0 ? null : link({ limit: String(limit), offset: previousOffset }),
+    results,
+  };
+}
+
+/** Positions are key values, not offsets, so inserts and deletions never shift a client's pages. */
+async function cursorPage({ tasks, ownerId, query, keys, link }: PageWindow, { cursor: text, pageSize }: PaginationOf<'cursor'>): Promise<CursorPage> {
+  const name = orderingName(query.ordering);
+  const cursor = text === '' ? undefined : decodeCursor(text, name, keys);
   const backwards = cursor?.backwards ?? false;
-  const window = { limit: pagination.pageSize + 1, after: cursor?.values, inclusive: cursor?.inclusive };
-  const fetched = await tasks.search(ownerId, filters, backwards ? reversed(keys) : keys, window);
-  const more = fetched.length > pagination.pageSize;
-  const results = fetched.slice(0, pagination.pageSize);
+  const window = { limit: pageSize + 1, after: cursor?.values, inclusive: cursor?.inclusive };
+  const fetched = await tasks.search(ownerId, query.filters, backwards ? reversed(keys) : keys, window);
+  const more = fetched.length > pageSize;
+  const results = fetched.slice(0, pageSize);
   if (backwards) results.reverse();
-  const at = (task: Task, back: boolean) =>
-    link({ cursor: encodeCursor({ ordering: name, values: keys.map((key) => key.value(task)), backwards: back, inclusive: false }) });
 
   if (results.length === 0) {
     // Nothing on this side of the position (say, all later tasks were deleted): link back to
     // the other side of the same position, so the client is never stranded.
-    const back = cursor && link({ cursor: encodeCursor({ ...cursor, backwards: !cursor.backwards, inclusive: !cursor.inclusive }) });
-    return {
-      kind: 'cursor',
-      page: { next: backwards ? (back ?? null) : null, previous: backwards ? null : (back ?? null), results },
-    };
+    const back = cursor ? link({ cursor: encodeCursor({ ...cursor, backwards: !cursor.backwards, inclusive: !cursor.inclusive }) }) : null;
+    return { next: backwards ? back : null, previous: backwards ? null : back, results };
   }
-  const first = results[0]!;
-  const last = results.at(-1)!;
+  const at = (task: Task, back: boolean) =>
+    link({ cursor: encodeCursor({ ordering: name, values: keys.map((key) => key.value(task)), backwards: back, inclusive: false }) });
+  const [first, last] = [results[0]!, results.at(-1)!];
   return {
-    kind: 'cursor',
-    page: {
-      // Forwards, more rows mean a next page; a page reached through a cursor has one before it.
-      next: backwards || more ? at(last, false) : null,
-      previous: backwards ? (more ? at(first, true) : null) : cursor ? at(first, true) : null,
-      results,
-    },
+    // Forwards, more rows mean a next page; a page reached through a cursor has one before it.
+    next: backwards || more ? at(last, false) : null,
+    previous: backwards ? (more ? at(first, true) : null) : cursor ? at(first, true) : null,
+    results,
   };
 }
 
+type Link = ((changes: Record<string, string | null>) => string) & { has(name: string): boolean };
+
 /** Absolute URLs to this list with some query parameters replaced (null removes one). */
-function linkBuilder(request: FastifyRequest) {
+function linkBuilder(request: FastifyRequest): Link {
   const [path, search = ''] = request.url.split('?', 2) as [string, string?];
   const base = `${request.protocol}://${request.host}${path}`;
-  return (changes: Record<string, string | null>): string => {
+  const link = (changes: Record<string, string | null>): string => {
     const params = new URLSearchParams(search);
     for (const [name, value] of Object.entries(changes)) {
       if (value === null) params.delete(name);
@@ -122,4 +124,5 @@ function linkBuilder(request: FastifyRequest) {
     const query = params.toString();
     return query === '' ? base : `${base}?${query}`;
   };
+  return Object.assign(link, { has: (name: string) => new URLSearchParams(search).has(name) });
 }
