@@ -129,8 +129,9 @@ export function createAccountsRepository({ db, prepare }: Database) {
         .executeTakeFirst();
     },
 
-    findPasswordHash(userId: number) {
-      return db.selectFrom('users').select(['username', 'password']).where('id', '=', userId).executeTakeFirst();
+    /** What checking the user's current password needs: the hash, and the policy's context. */
+    findCredentialsById(userId: number) {
+      return db.selectFrom('users').select(['username', 'email', 'password']).where('id', '=', userId).executeTakeFirst();
     },
 
     usernameTaken(username: string): Promise<boolean> {

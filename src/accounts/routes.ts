@@ -2,7 +2,7 @@ import { Type } from 'typebox';
 import type { FastifyInstance, FastifyRequest, onRequestHookHandler } from 'fastify';
 import { now, secondsFromNow } from '../db/clock.js';
 import { readBody } from '../http/body.js';
-import { FieldErrorCollector, nonFieldError, notFound, validation } from '../http/errors.js';
+import { nonFieldError, notFound, validation } from '../http/errors.js';
 import { parsePathId } from '../http/fields.js';
 import { completeResource } from '../http/methods.js';
 import { passwordProblems } from './password-policy.js';
@@ -10,7 +10,7 @@ import { hashPassword, prepareDummyHash, verifyAgainstDummy, verifyPassword } fr
 import type { AccountsRepository } from './repository.js';
 import * as schemas from './schemas.js';
 import { generateToken, tokenDigest } from './tokens.js';
-import { USERNAME_TAKEN, field, parseCredentials, parseEmail, parsePassword, parseRegistration } from './validation.js';
+import { USERNAME_TAKEN, parseCredentials, parseEmail, parsePassword, parseRegistration, requiredFields } from './validation.js';
 import type { LoginThrottle } from './throttle.js';
 
 export interface AccountRoutesOptions {
@@ -117,10 +117,8 @@ export async function accountRoutes(app: FastifyInstance, options: AccountRoutes
     handler: async (request) => {
       const body = await readBody(request);
       if ('email' in body) {
-        const errors = new FieldErrorCollector();
-        const email = field(errors, 'email', body, parseEmail);
-        errors.throwIfAny();
-        await accounts.setEmail(callerOf(request).userId, email!);
+        const { email } = requiredFields(body, { email: parseEmail });
+        await accounts.setEmail(callerOf(request).userId, email);
       }
       return currentAccount(request);
     },
@@ -130,11 +128,8 @@ export async function accountRoutes(app: FastifyInstance, options: AccountRoutes
     ...authenticated,
     schema: { ...authenticated.schema, summary: 'Delete the account and all its tasks', body: schemas.AccountDeleteBody, response: { 204: Type.Null() } },
     handler: async (request, reply) => {
-      const body = await readBody(request);
-      const errors = new FieldErrorCollector();
-      const password = field(errors, 'current_password', body, parsePassword);
-      errors.throwIfAny();
-      await requireCurrentPassword(request, password!);
+      const body = requiredFields(await readBody(request), { current_password: parsePassword });
+      await requireCurrentPassword(request, body.current_password);
       await accounts.deleteUser(callerOf(request).userId);
       return reply.code(204).send();
     },
@@ -146,17 +141,12 @@ export async function accountRoutes(app: FastifyInstance, options: AccountRoutes
     schema: { ...authenticated.schema, summary: 'Change the password; other sessions are revoked', body: schemas.PasswordChangeBody, response: { 204: Type.Null() } },
     handler: async (request, reply) => {
       const caller = callerOf(request);
-      const body = await readBody(request);
-      const errors = new FieldErrorCollector();
-      const current = field(errors, 'current_password', body, parsePassword);
-      const replacement = field(errors, 'new_password', body, parsePassword);
-      errors.throwIfAny();
-      await requireCurrentPassword(request, current!);
-      const account = (await accounts.findAccount(caller.userId))!;
-      const problems = passwordProblems(replacement!, { username: account.username, email: account.email });
+      const body = requiredFields(await readBody(request), { current_password: parsePassword, new_password: parsePassword });
+      const account = await requireCurrentPassword(request, body.current_password);
+      const problems = passwordProblems(body.new_password, account);
       if (problems.length > 0) throw validation({ new_password: problems });
 
-      await accounts.setPasswordHash(caller.userId, await hashPassword(replacement!));
+      await accounts.setPasswordHash(caller.userId, await hashPassword(body.new_password));
       // Whoever else held a token (perhaps the reason for the change) is logged out.
       await accounts.deleteSessions(caller.userId, { except: caller.sessionId });
       return reply.code(204).send();
@@ -196,8 +186,8 @@ export async function accountRoutes(app: FastifyInstance, options: AccountRoutes
    * Guesses at the current password (with a stolen token, say) count as failed logins of the
    * account, under the same throttle.
    */
-  async function requireCurrentPassword(request: FastifyRequest, password: string): Promise<void> {
-    const account = await accounts.findPasswordHash(callerOf(request).userId);
+  async function requireCurrentPassword(request: FastifyRequest, password: string) {
+    const account = await accounts.findCredentialsById(callerOf(request).userId);
     if (account === undefined) throw notFound();
     await throttle.checkUsername(request, account.username);
     const verification = await verifyPassword(account.password, password);
@@ -205,5 +195,6 @@ export async function accountRoutes(app: FastifyInstance, options: AccountRoutes
       await throttle.recordFailure(request, account.username);
       throw validation({ current_password: [INVALID_PASSWORD] });
     }
+    return account;
   }
 }

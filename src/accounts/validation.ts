@@ -35,11 +35,21 @@ export async function parseRegistration(
 }
 
 export function parseCredentials(body: BodyData): { username: string; password: string } {
+  return requiredFields(body, { username: (value) => parseString(value), password: parsePassword });
+}
+
+/** Reads required fields with their parsers, reporting every failing one at once. */
+export function requiredFields<T extends Record<string, unknown>>(
+  body: BodyData,
+  parsers: { [K in keyof T]: (value: unknown) => Parsed<T[K]> },
+): T {
   const errors = new FieldErrorCollector();
-  const username = field(errors, 'username', body, (value) => parseString(value));
-  const password = field(errors, 'password', body, parsePassword);
+  const values: Record<string, unknown> = {};
+  for (const [name, parse] of Object.entries(parsers) as [string, (value: unknown) => Parsed<unknown>][]) {
+    values[name] = field(errors, name, body, parse);
+  }
   errors.throwIfAny();
-  return { username: username!, password: password! };
+  return values as T;
 }
 
 /** Reads a required field, recording its messages; undefined when it failed. */
