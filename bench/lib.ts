@@ -38,16 +38,26 @@ const children = new Set<ChildProcess>();
 process.on('exit', () => {
   for (const child of children) child.kill('SIGKILL');
 });
+const interruptCleanups = new Set<() => Promise<void>>();
+
+/** Registers work to finish on Ctrl-C or SIGTERM (dropping a database, say); returns its remover. */
+export function onInterrupt(cleanup: () => Promise<void>): () => void {
+  interruptCleanups.add(cleanup);
+  return () => interruptCleanups.delete(cleanup);
+}
+
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
     console.error(`\n${signal}: stopping`);
-    process.exit(130);
+    for (const child of children) child.kill('SIGKILL');
+    void Promise.allSettled([...interruptCleanups].map((cleanup) => cleanup())).then(() => process.exit(130));
   });
 }
 
 export interface Service {
   url: string;
   port: number;
+  pid: number;
   stop(): Promise<void>;
 }
 
@@ -84,6 +94,7 @@ export async function startService(name: string, args: string[], env: Record<str
   return {
     url,
     port,
+    pid: child.pid!,
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill('SIGTERM');
@@ -174,7 +185,7 @@ export async function createBenchDatabase(): Promise<BenchDatabase> {
   };
 }
 
-async function adminQuery(url: string, statement: string): Promise<void> {
+export async function adminQuery(url: string, statement: string): Promise<void> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {

@@ -9,13 +9,9 @@
  * BENCH_POSTGRES_URL (postgres://root@127.0.0.1:5432/postgres), BENCH_CPU_PROF=<folder>,
  * BENCH_SERVER_FLAGS (Node flags for the server).
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { availableParallelism, cpus, loadavg } from 'node:os';
-import { join } from 'node:path';
 import { createHistogram } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import type { FastifyRequest } from 'fastify';
 import { CompiledQuery, type KyselyPlugin, type PluginTransformQueryArgs, type PluginTransformResultArgs } from 'kysely';
@@ -26,11 +22,9 @@ import { createDatabase, type Database, type Dialect } from '../src/db/database.
 import { listTasks } from '../src/tasks/listing.js';
 import { parseTaskQuery } from '../src/tasks/query.js';
 import { createTasksRepository } from '../src/tasks/repository.js';
-import { serverNodeFlags } from './lib.js';
+import { build, onInterrupt, startApi, type Service } from './lib.js';
 import { NOUNS, VERBS, scaleToken, seedScale, type Seeded } from './seed-scale.js';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const NODE = join(ROOT, 'node_modules/.bin/node');
 
 const env = (name: string, fallback: string) => process.env[name] || fallback;
 const DURATION = Number(env('BENCH_DURATION', '10'));
@@ -82,76 +76,7 @@ const SCENARIOS: Scenario[] = [
 const PAGE_SCENARIOS = ['page by due date', 'filtered page'];
 
 // ---------------------------------------------------------------------------------------------
-// Clean-up: servers are killed and databases dropped on every way out.
-
-const children = new Set<ChildProcess>();
-const drops = new Set<() => Promise<void>>();
-process.on('exit', () => children.forEach((child) => child.kill('SIGKILL')));
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => {
-    console.error(`\n${signal}: stopping`);
-    children.forEach((child) => child.kill('SIGKILL'));
-    void Promise.allSettled([...drops].map((drop) => drop())).then(() => process.exit(130));
-  });
-}
-
-interface Server {
-  url: string;
-  pid: number;
-  stop(): Promise<void>;
-}
-
-async function startServer(databaseUrl: string): Promise<Server> {
-  const port = await freePort();
-  const child = spawn(NODE, [...serverNodeFlags(), 'dist/server.js'], {
-    cwd: ROOT,
-    stdio: ['ignore', 'inherit', 'inherit'],
-    env: {
-      ...process.env,
-      DATABASE_URL: databaseUrl,
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      LOG_LEVEL: 'warn',
-      THROTTLE_LOGIN_USERNAME: '1000000/60',
-      THROTTLE_LOGIN_ADDRESS: '1000000/60',
-      THROTTLE_REGISTER_ADDRESS: '1000000/60',
-    },
-  });
-  children.add(child);
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  void exited.then(() => children.delete(child));
-  const url = `http://127.0.0.1:${port}`;
-  const stop = async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-    await exited;
-    clearTimeout(timer);
-  };
-  for (const deadline = Date.now() + 30_000; ; ) {
-    if (child.exitCode !== null) throw new Error(`the server exited with ${child.exitCode} before listening`);
-    if (Date.now() > deadline) {
-      await stop();
-      throw new Error('the server did not listen within 30 s');
-    }
-    try {
-      await fetch(`${url}/`);
-      return { url, pid: child.pid!, stop };
-    } catch {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer().once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
+// The server's memory.
 
 /** Samples VmRSS of a process every 200 ms; peak() is the largest sample, in MB. */
 function sampleRss(pid: number) {
@@ -338,12 +263,16 @@ async function benchmark(dialect: Dialect, users: number, tasksPerUser: number, 
   const label = `${dialect}, ${users} users x ${tasksPerUser} tasks`;
   console.log(`\n== ${label}: seeding ...`);
   let seeded: Seeded | undefined;
-  let server: Server | undefined;
+  let server: Service | undefined;
+  let forgetDrop = () => {};
   try {
     seeded = await seedScale(dialect, users, tasksPerUser);
-    drops.add(seeded.drop);
+    forgetDrop = onInterrupt(seeded.drop);
     console.log(`seeded in ${seeded.seconds.toFixed(1)} s`);
-    server = await startServer(seeded.url);
+    server = await startApi(seeded.url, {
+      THROTTLE_LOGIN_USERNAME: '1000000/60',
+      THROTTLE_LOGIN_ADDRESS: '1000000/60',
+    });
     const rss = sampleRss(server.pid);
     const figures = new Map<string, Figures>();
     for (const scenario of SCENARIOS) {
@@ -371,7 +300,7 @@ async function benchmark(dialect: Dialect, users: number, tasksPerUser: number, 
     await server?.stop();
     if (seeded) {
       await seeded.drop();
-      drops.delete(seeded.drop);
+      forgetDrop();
     }
   }
 }
@@ -423,8 +352,7 @@ function report(runs: Run[]): boolean {
 
 async function main(): Promise<void> {
   console.log('Building dist/ ...');
-  const build = spawnSync(NODE, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'inherit' });
-  if (build.status !== 0) throw new Error('the build failed');
+  build();
   const runs: Run[] = [];
   for (const dialect of DATABASES) {
     for (const [index, { users, tasks }] of SIZES.entries()) {

@@ -12,12 +12,12 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import SQLite from 'better-sqlite3';
 import { sql } from 'kysely';
-import pg from 'pg';
 import { hashPassword } from '../src/accounts/passwords.js';
 import { tokenDigest } from '../src/accounts/tokens.js';
 import { timestampOf } from '../src/db/clock.js';
 import { createDatabase, type Dialect } from '../src/db/database.js';
 import { migrateToLatest } from '../src/db/migrate.js';
+import { adminQuery } from './lib.js';
 
 export const PASSWORD = 'scale benchmark password 1';
 export const POSTGRES_SERVER = process.env.BENCH_POSTGRES_URL ?? 'postgres://root@127.0.0.1:5432/postgres';
@@ -90,20 +90,10 @@ function sqliteTarget(): Target {
 
 async function postgresTarget(): Promise<Target> {
   const name = `task_tracker_scale_${process.pid}_${Date.now()}`;
-  await adminQuery(`create database ${name}`);
+  await adminQuery(POSTGRES_SERVER, `create database ${name}`);
   const url = new URL(POSTGRES_SERVER);
   url.pathname = `/${name}`;
-  return { url: url.href, label: 'PostgreSQL', drop: () => adminQuery(`drop database if exists ${name} with (force)`) };
-}
-
-async function adminQuery(statement: string): Promise<void> {
-  const client = new pg.Client({ connectionString: POSTGRES_SERVER });
-  await client.connect();
-  try {
-    await client.query(statement);
-  } finally {
-    await client.end();
-  }
+  return { url: url.href, label: 'PostgreSQL', drop: () => adminQuery(POSTGRES_SERVER, `drop database if exists ${name} with (force)`) };
 }
 
 /** Mulberry32: a small seeded generator, so every run seeds the same data. */
