@@ -1,5 +1,5 @@
-import { FieldErrorCollector, detail } from '../http/errors.js';
-import { calendarDate, parseBoolean, type Parsed } from '../http/fields.js';
+import { FieldErrorCollector, detail, validation } from '../http/errors.js';
+import { REQUIRED, calendarDate, parseBoolean, type Parsed } from '../http/fields.js';
 
 /** Query parameters of GET /api/tasks/, parsed; bad values are 400 field errors, never ignored. */
 export interface TaskQuery {
@@ -35,13 +35,24 @@ export const MAX_PAGE_SIZE = 1000;
 
 type RawQuery = Record<string, string | string[] | undefined>;
 
+/** A repeated parameter counts once, with its last value, as in Django's QueryDict. */
+function queryParam(raw: RawQuery, name: string): string | undefined {
+  const value = raw[name];
+  return Array.isArray(value) ? value.at(-1) : value;
+}
+
+/** The required `since` of GET /api/tasks/deleted/, as a stored timestamp. */
+export function parseSince(raw: RawQuery): string {
+  const text = queryParam(raw, 'since');
+  if (text === undefined) throw validation({ since: [REQUIRED] });
+  const parsed = parseTimestamp(text);
+  if (!parsed.ok) throw validation({ since: parsed.messages });
+  return parsed.value;
+}
+
 export function parseTaskQuery(raw: RawQuery): TaskQuery {
   const errors = new FieldErrorCollector();
-  // A repeated parameter counts once, with its last value, as in Django's QueryDict.
-  const param = (name: string): string | undefined => {
-    const value = raw[name];
-    return Array.isArray(value) ? value.at(-1) : value;
-  };
+  const param = (name: string) => queryParam(raw, name);
   const read = <T>(name: string, parse: (text: string) => Parsed<T>): T | undefined => {
     const text = param(name);
     if (text === undefined) return undefined;

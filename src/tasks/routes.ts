@@ -3,11 +3,11 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandle
 import { now, timestampOf } from '../db/clock.js';
 import { readBody } from '../http/body.js';
 import { conditionMatches, entityTag, registerEtags } from '../http/conditional.js';
-import { detail, notFound, validation } from '../http/errors.js';
-import { REQUIRED, parsePathId } from '../http/fields.js';
+import { detail, notFound } from '../http/errors.js';
+import { parsePathId } from '../http/fields.js';
 import { completeResource } from '../http/methods.js';
 import { listTasks } from './listing.js';
-import { parseTaskQuery, parseTimestamp } from './query.js';
+import { parseSince, parseTaskQuery } from './query.js';
 import type { TasksRepository } from './repository.js';
 import * as schemas from './schemas.js';
 import type { Task } from './schemas.js';
@@ -107,7 +107,7 @@ export async function taskRoutes(app: FastifyInstance, options: TaskRoutesOption
       response: { 200: schemas.DeletedTaskList },
     },
     handler: async (request) => {
-      const since = requiredTimestamp((request.query as Record<string, string | string[]>).since);
+      const since = parseSince(request.query as Record<string, string | string[]>);
       const keptFrom = timestampOf(Date.now() - tombstoneRetentionSeconds * 1000);
       // Deletions older than the retention window are forgotten: the client must sync afresh.
       if (since < keptFrom) throw detail(410, `Deletions are kept for ${tombstoneRetentionSeconds} seconds; sync all tasks again.`);
@@ -170,12 +170,4 @@ export async function taskRoutes(app: FastifyInstance, options: TaskRoutesOption
     methods: ['GET', 'PUT', 'PATCH', 'DELETE'],
     onRequest: [authenticate],
   });
-}
-
-function requiredTimestamp(raw: string | string[] | undefined): string {
-  const text = Array.isArray(raw) ? raw.at(-1) : raw;
-  if (text === undefined) throw validation({ since: [REQUIRED] });
-  const parsed = parseTimestamp(text);
-  if (!parsed.ok) throw validation({ since: parsed.messages });
-  return parsed.value;
 }
