@@ -122,16 +122,19 @@ export function json(response: LightMyRequestResponse): unknown {
 }
 
 /**
- * One app for a whole describe() block, for tests that do not interfere with each other:
- * built in before(), closed in after(). Returns a getter, since the app exists only once
- * before() has run.
+ * One app for a whole describe() or file, built in before() and closed in after(), with
+ * whatever `setup` adds to it (users, tasks). Returns a getter for use inside the tests.
  */
-export function sharedTestApp(options: Parameters<typeof buildTestApp>[1] = {}): () => TestApp {
-  let built: TestApp | undefined;
+export function sharedFixture<T extends object>(
+  setup: (testApp: TestApp) => Promise<T>,
+  options: Parameters<typeof buildTestApp>[1] = {},
+): () => TestApp & T {
+  let built: (TestApp & T) | undefined;
   const cleanups: (() => unknown)[] = [];
   before(async () => {
     const context = { after: (cleanup: () => unknown) => void cleanups.push(cleanup) } as unknown as TestContext;
-    built = await buildTestApp(context, options);
+    const testApp = await buildTestApp(context, options);
+    built = { ...testApp, ...(await setup(testApp)) };
   });
   after(async () => {
     for (const cleanup of cleanups.reverse()) await cleanup();
@@ -140,6 +143,10 @@ export function sharedTestApp(options: Parameters<typeof buildTestApp>[1] = {}):
     if (!built) throw new Error('the shared app is built in before()');
     return built;
   };
+}
+
+export function sharedTestApp(options: Parameters<typeof buildTestApp>[1] = {}): () => TestApp {
+  return sharedFixture(async () => ({}), options);
 }
 
 /** An application/x-www-form-urlencoded body, as a browser form sends it. */

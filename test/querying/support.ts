@@ -1,8 +1,7 @@
-import { after, before, type TestContext } from 'node:test';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import type { Config } from '../../src/config.js';
 import type { Database } from '../../src/db/database.js';
-import { buildTestApp, createUser, type TestUser } from '../helpers.js';
+import { createUser, sharedFixture, type TestUser } from '../helpers.js';
 
 /**
  * Shared set-up for the querying tests: one app per test file (built in before(), closed in
@@ -19,21 +18,7 @@ export interface QueryFixture {
 }
 
 export function queryFixture(options: { config?: Partial<Config> } = {}): () => QueryFixture {
-  let fixture: QueryFixture | undefined;
-  const cleanups: (() => unknown)[] = [];
-  before(async () => {
-    const context = { after: (cleanup: () => unknown) => void cleanups.push(cleanup) } as unknown as TestContext;
-    const { app, database, config } = await buildTestApp(context, options);
-    const [alice, bob] = [await createUser(app), await createUser(app)];
-    fixture = { app, database, config, alice, bob };
-  });
-  after(async () => {
-    for (const cleanup of cleanups.reverse()) await cleanup();
-  });
-  return () => {
-    if (!fixture) throw new Error('the fixture is built in before()');
-    return fixture;
-  };
+  return sharedFixture(async ({ app }) => ({ alice: await createUser(app), bob: await createUser(app) }), options);
 }
 
 /** Removes every task and deletion record, so a test starts from an empty list. */
