@@ -54,7 +54,8 @@ function start(t: TestContext, script: string, args: string[], env: Record<strin
   let stderr = '';
   child.stdout!.on('data', (chunk) => (stdout += chunk));
   child.stderr!.on('data', (chunk) => (stderr += chunk));
-  const exited = new Promise<number | null>((done) => child.on('exit', (code) => done(code)));
+  // 'close', not 'exit': it waits for the pipes to drain, so the output is complete when the code arrives.
+  const exited = new Promise<number | null>((done) => child.on('close', (code) => done(code)));
   t.after(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   });
