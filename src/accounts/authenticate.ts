@@ -1,5 +1,5 @@
 import type { FastifyRequest } from 'fastify';
-import { now, secondsFromNow, timestampOf } from '../db/clock.js';
+import { millisecondTimestamps, now, secondsFromNow } from '../db/clock.js';
 import { unauthorized } from '../http/errors.js';
 import type { AccountsRepository } from './repository.js';
 import { tokenDigest } from './tokens.js';
@@ -24,18 +24,19 @@ const TOUCH_INTERVAL_MS = 60_000;
  * case), plus `Bearer <key>`. The messages are DRF's, so existing clients can show them.
  */
 export function createAuthenticate(accounts: AccountsRepository, tokenLifetimeSeconds: number) {
+  const currentText = millisecondTimestamps();
+  const touchDueText = millisecondTimestamps();
   return async function authenticate(request: FastifyRequest): Promise<void> {
     const key = presentedKey(request.headers.authorization);
     const epochMs = Date.now();
-    const currentTime = now();
-    const session = await accounts.findSession(tokenDigest(key), currentTime);
+    const session = await accounts.findSession(tokenDigest(key), currentText(epochMs));
     if (session === undefined) throw unauthorized('Invalid token.');
     if (!session.isActive) throw unauthorized('User inactive or deleted.');
 
     // Stored timestamps compare as text on both databases.
-    if (session.lastUsedAt <= timestampOf(epochMs - TOUCH_INTERVAL_MS)) {
+    if (session.lastUsedAt <= touchDueText(epochMs - TOUCH_INTERVAL_MS)) {
       // Sliding expiry: a session in use keeps living; an idle one ends after its lifetime.
-      await accounts.touchSession(session.sessionId, currentTime, secondsFromNow(tokenLifetimeSeconds));
+      await accounts.touchSession(session.sessionId, now(), secondsFromNow(tokenLifetimeSeconds));
     }
     request.caller = { userId: session.userId, sessionId: session.sessionId };
   };

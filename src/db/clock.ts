@@ -30,6 +30,24 @@ export function timestampOf(epochMs: number): string {
   return formatMicros(Math.floor(epochMs * 1000));
 }
 
+/**
+ * A formatter for instants that are read many times within one millisecond, such as the
+ * expiry check of every authenticated request. Formatting a Date costs more than the token
+ * lookup itself, so each instance keeps the text of the last millisecond it formatted.
+ */
+export function millisecondTimestamps(): (epochMs: number) => string {
+  let lastMs = Number.NaN;
+  let lastText = '';
+  return (epochMs) => {
+    const ms = Math.floor(epochMs);
+    if (ms !== lastMs) {
+      lastMs = ms;
+      lastText = timestampOf(ms);
+    }
+    return lastText;
+  };
+}
+
 export function secondsFromNow(seconds: number): string {
   return timestampOf(Date.now() + seconds * 1000);
 }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { sql } from 'kysely';
-import { now, secondsFromNow, timestampOf } from '../../src/db/clock.js';
+import { millisecondTimestamps, now, secondsFromNow, timestampOf } from '../../src/db/clock.js';
 import { isoTimestamp, type Database } from '../../src/db/database.js';
 import { migrateToLatest } from '../../src/db/migrate.js';
 import { sortKeys } from '../../src/tasks/ordering.js';
@@ -154,6 +154,15 @@ describe('clock', () => {
     const texts = instants.map(timestampOf);
     assert.deepEqual([...texts].sort(), texts);
     assert.equal(new Set(texts).size, texts.length);
+  });
+
+  test('when a millisecond formatter is given instants, then each reads as its whole millisecond', () => {
+    const format = millisecondTimestamps();
+    const instant = Date.UTC(2026, 10, 24, 3, 15, 53, 617);
+    assert.equal(format(instant + 0.25), '2026-11-24T03:15:53.617000Z');
+    assert.equal(format(instant + 0.75), '2026-11-24T03:15:53.617000Z');
+    assert.equal(format(instant + 1), '2026-11-24T03:15:53.618000Z');
+    assert.equal(format(instant), '2026-11-24T03:15:53.617000Z');
   });
 
   test('when a time is asked for seconds from now, then it lies that far ahead', () => {
