@@ -1,6 +1,8 @@
 /**
- * The ceiling to compare against: node:http answering each benchmarked request with the body,
- * status and content type the API gave for it, without a database or framework.
+ * The ceiling to compare against: node:http answering each benchmarked request with the status,
+ * headers and body the API gave for it, without a database or framework. The headers are the
+ * API's too, so both servers send the same bytes and the load generator, which shares the
+ * machine, spends the same effort parsing either reply.
  * Usage: node bench/bare-server.ts <responses.json>, listening on PORT at HOST.
  */
 import { readFileSync } from 'node:fs';
@@ -10,7 +12,8 @@ export interface CannedResponse {
   method: string;
   path: string;
   status: number;
-  contentType: string;
+  /** The API's headers for this reply, so that both servers send the same bytes. */
+  headers: Record<string, string>;
   body: string;
 }
 
@@ -30,7 +33,7 @@ const server = createServer((request, response) => {
       response.writeHead(404, { 'content-type': 'application/json; charset=utf-8' }).end('{"detail":"Not found."}');
       return;
     }
-    response.writeHead(found.status, { 'content-type': found.contentType }).end(found.body);
+    response.writeHead(found.status, found.headers).end(found.body);
   });
 });
 

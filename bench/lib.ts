@@ -26,6 +26,8 @@ export const settings = {
   /** Seconds each measured run lasts. */
   duration: envNumber('BENCH_DURATION', 10),
   connections: envNumber('BENCH_CONNECTIONS', 32),
+  /** Alternating runs of each server per endpoint; the median run is reported (shared VMs vary). */
+  rounds: envNumber('BENCH_ROUNDS', 3),
   /** Seconds of unmeasured load before each measured run, so the JIT has settled. */
   warmup: envNumber('BENCH_WARMUP', 2),
 };
@@ -200,9 +202,12 @@ export async function adminQuery(url: string, statement: string): Promise<void> 
 
 export interface Reply {
   status: number;
-  contentType: string;
+  /** The reply's headers, without those node:http writes itself (date, connection, length). */
+  headers: Record<string, string>;
   text: string;
 }
+
+const WRITTEN_BY_NODE = new Set(['date', 'connection', 'keep-alive', 'content-length', 'transfer-encoding']);
 
 export async function call(base: string, method: string, path: string, body?: unknown, token?: string): Promise<Reply> {
   const headers: Record<string, string> = {};
@@ -213,7 +218,8 @@ export async function call(base: string, method: string, path: string, body?: un
     headers,
     body: body === undefined ? undefined : JSON.stringify(body),
   });
-  return { status: response.status, contentType: response.headers.get('content-type') ?? '', text: await response.text() };
+  const replyHeaders = Object.fromEntries([...response.headers].filter(([name]) => !WRITTEN_BY_NODE.has(name)));
+  return { status: response.status, headers: replyHeaders, text: await response.text() };
 }
 
 export async function expectOk(reply: Promise<Reply>, what: string): Promise<Reply> {

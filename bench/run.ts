@@ -21,6 +21,7 @@ import {
   table,
   whole,
   type Figures,
+  type Reply,
   type Service,
   type Target,
 } from './lib.js';
@@ -46,26 +47,34 @@ async function main(): Promise<void> {
 
     console.log(
       `\n${machine()}\nDatabase: ${database.label}; ${settings.connections} connections, ` +
-        `${settings.warmup} s warm-up + ${settings.duration} s per run\n`,
+        `${settings.warmup} s warm-up + ${settings.duration} s per run, ${settings.rounds} alternating runs ` +
+        'per server and endpoint; the tables show the median run\n',
     );
     const rows: string[][] = [];
     // BENCH_ONLY=<text>: run only the endpoints whose name contains it, e.g. BENCH_ONLY=GET.
     const only = process.env.BENCH_ONLY ?? '';
     for (const [name, target] of targets.filter(([name]) => name.includes(only))) {
-      process.stdout.write(`${name} ... `);
-      const ours = await measure(api.url, target);
-      const reference = await measure(bare.url, target);
-      console.log(`${whole(ours.rps)} req/s (bare ${whole(reference.rps)})`);
+      process.stdout.write(`${name}:`);
+      const ours: Figures[] = [];
+      const reference: Figures[] = [];
+      // Alternating the two servers spreads the machine's drifts over both.
+      for (let round = 0; round < settings.rounds; round += 1) {
+        ours.push(await measure(api.url, target));
+        reference.push(await measure(bare.url, target));
+        process.stdout.write(` ${whole(ours.at(-1)!.rps)}/${whole(reference.at(-1)!.rps)}`);
+      }
+      console.log(' req/s (ours/bare)');
+      const [median, bareMedian] = [medianRun(ours), medianRun(reference)];
       warnOnFailures(name, ours, reference);
       rows.push([
         name,
-        whole(ours.rps),
-        fixed(ours.p50),
-        fixed(ours.p99),
-        whole(reference.rps),
-        fixed(reference.p50),
-        fixed(reference.p99),
-        `${whole((ours.rps / reference.rps) * 100)}%`,
+        whole(median.rps),
+        fixed(median.p50),
+        fixed(median.p99),
+        whole(bareMedian.rps),
+        fixed(bareMedian.p50),
+        fixed(bareMedian.p99),
+        `${whole((median.rps / bareMedian.rps) * 100)}%`,
       ]);
     }
     console.log(
@@ -108,8 +117,8 @@ async function seed(base: string): Promise<{ targets: [string, Target][]; canned
     ['PATCH /api/tasks/<id>/', { method: 'PATCH', path: detailPath, headers: json, body: JSON.stringify(CHANGE) }],
     ['POST /api/tasks/', { method: 'POST', path: '/api/tasks/', headers: json, body: JSON.stringify(NEW_TASK) }],
   ];
-  const reply = (method: string, path: string, { status, contentType, text }: { status: number; contentType: string; text: string }) =>
-    ({ method, path, status, contentType, body: text });
+  const reply = (method: string, path: string, { status, headers, text }: Reply): CannedResponse =>
+    ({ method, path, status, headers, body: text });
   const canned = [
     reply('GET', '/api/tasks/', list),
     reply('GET', detailPath, detail),
@@ -119,9 +128,15 @@ async function seed(base: string): Promise<{ targets: [string, Target][]; canned
   return { targets, canned };
 }
 
-function warnOnFailures(name: string, ours: Figures, reference: Figures): void {
-  if (ours.failures > 0) console.warn(`  warning: ${name}: ${ours.failures} failed requests on the API`);
-  if (reference.failures > 0) console.warn(`  warning: ${name}: ${reference.failures} failed requests on the bare server`);
+/** The run with the median requests/s (the upper one of an even count). */
+function medianRun(runs: Figures[]): Figures {
+  return [...runs].sort((a, b) => a.rps - b.rps)[Math.floor(runs.length / 2)]!;
+}
+
+function warnOnFailures(name: string, ours: Figures[], reference: Figures[]): void {
+  const failed = (runs: Figures[]) => runs.reduce((sum, run) => sum + run.failures, 0);
+  if (failed(ours) > 0) console.warn(`  warning: ${name}: ${failed(ours)} failed requests on the API`);
+  if (failed(reference) > 0) console.warn(`  warning: ${name}: ${failed(reference)} failed requests on the bare server`);
 }
 
 main().catch((error: unknown) => {
