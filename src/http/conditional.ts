@@ -23,9 +23,11 @@ export function conditionMatches(header: string, tag: string, { weak }: { weak: 
  * body), and a matching If-None-Match gets 304 without the body.
  */
 export function registerEtags(app: FastifyInstance): void {
-  app.addHook('onSend', async (request, reply, payload) => {
-    if ((request.method !== 'GET' && request.method !== 'HEAD') || reply.statusCode !== 200) return payload;
-    if (typeof payload !== 'string') return payload;
+  // A callback hook, not an async one: it runs on every read, and a promise per reply adds up.
+  app.addHook('onSend', (request, reply, payload, done) => {
+    if ((request.method !== 'GET' && request.method !== 'HEAD') || reply.statusCode !== 200 || typeof payload !== 'string') {
+      return done(null, payload);
+    }
     let tag = reply.getHeader('etag') as string | undefined;
     if (tag === undefined) {
       tag = entityTag(payload);
@@ -38,8 +40,8 @@ export function registerEtags(app: FastifyInstance): void {
       reply.code(304);
       reply.removeHeader('content-type');
       reply.removeHeader('content-length');
-      return '';
+      return done(null, '');
     }
-    return payload;
+    done(null, payload);
   });
 }

@@ -2,7 +2,7 @@ import { Type } from 'typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
 import { now, timestampOf } from '../db/clock.js';
 import { readBody } from '../http/body.js';
-import { conditionMatches, entityTag, registerEtags } from '../http/conditional.js';
+import { conditionMatches, registerEtags } from '../http/conditional.js';
 import { detail, notFound } from '../http/errors.js';
 import { parsePathId } from '../http/fields.js';
 import { completeResource } from '../http/methods.js';
@@ -19,8 +19,11 @@ export interface TaskRoutesOptions {
   tombstoneRetentionSeconds: number;
 }
 
-/** The version tag of a task: every write moves `updated_at`, so it changes with every write. */
-export const taskTag = (task: Task) => entityTag(`${task.id}:${task.updated_at}`);
+/**
+ * The version tag of a task: every write moves `updated_at`, so it changes with every write.
+ * Both parts are in the reply already, so they are written out rather than hashed.
+ */
+export const taskTag = (task: Task) => `"${task.id}-${task.updated_at.replace(/[^0-9]/g, '')}"`;
 
 const changedMeanwhile = () => detail(412, 'Precondition failed: the task has changed since it was read.');
 
