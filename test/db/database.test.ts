@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { sql } from 'kysely';
 import { millisecondTimestamps, now, secondsFromNow, timestampOf } from '../../src/db/clock.js';
-import { isoTimestamp, type Database } from '../../src/db/database.js';
+import { isoTimestamp, withoutValuePlanning, type Database } from '../../src/db/database.js';
 import { migrateToLatest } from '../../src/db/migrate.js';
 import { sortKeys } from '../../src/tasks/ordering.js';
 import { createTasksRepository } from '../../src/tasks/repository.js';
@@ -214,6 +214,35 @@ describe(`[${dialectName}] prepared statements`, () => {
     }
     assert.deepEqual(await early(ownerId), [{ title: 'only' }]);
     assert.deepEqual(await createTasksRepository(database).list(ownerId).then((rows) => rows.map((row) => row.title)), ['only']);
+  });
+});
+
+describe('SQLite placeholders', () => {
+  test('when SQL is prepared for SQLite, then each placeholder becomes +? and quoted text is left as it is', () => {
+    assert.equal(
+      withoutValuePlanning(`select "a?" from t where b = ? and c = 'it''s ?' and d in (?, ?) order by e limit ? offset ?`),
+      `select "a?" from t where b = +? and c = 'it''s ?' and d in (+?, +?) order by e limit +? offset +?`,
+    );
+  });
+});
+
+describe(`[${dialectName}] bound values`, () => {
+  test('when values that look like numbers or signs are written and compared, then they stay exactly as given', async (t) => {
+    const database = await openTestDatabase(t);
+    const ownerId = await insertUser(database);
+    const titles = ['007', '-0', '+1', '1e3', ' 12 ', '?'];
+    for (const title of titles) await createTasksRepository(database).create(ownerId, { title, description: title }, now());
+    for (const title of titles) {
+      const rows = await database.db
+        .selectFrom('tasks')
+        .select(['title', 'description'])
+        .where('owner_id', '=', ownerId)
+        .where('title', '=', title)
+        .orderBy('id')
+        .limit(5)
+        .execute();
+      assert.deepEqual(rows, [{ title, description: title }], title);
+    }
   });
 });
 
