@@ -145,6 +145,14 @@ export function sharedFixture<T extends object>(
   };
 }
 
+/** A shared app in which alice owns one task. */
+export function sharedAppWithTask(): () => TestApp & { alice: TestUser; taskId: number } {
+  return sharedFixture(async ({ app }) => {
+    const alice = await createUser(app);
+    return { alice, taskId: (await createTask(app, alice)).id };
+  });
+}
+
 export function sharedTestApp(options: Parameters<typeof buildTestApp>[1] = {}): () => TestApp {
   return sharedFixture(async () => ({}), options);
 }

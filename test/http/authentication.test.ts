@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import type { LightMyRequestResponse } from 'fastify';
-import { createTask, createUser, dialectName, sharedTestApp, storedTasks, type TestUser } from '../helpers.js';
+import { createTask, createUser, dialectName, sharedAppWithTask, sharedTestApp, storedTasks, type TestUser } from '../helpers.js';
 
 const NOT_PROVIDED = 'Authentication credentials were not provided.';
 const NO_CREDENTIALS = 'Invalid token header. No credentials provided.';
@@ -99,13 +99,7 @@ describe(`[${dialectName}] the Authorization header`, () => {
 });
 
 describe(`[${dialectName}] every authenticated endpoint refuses anonymous callers`, () => {
-  const testApp = sharedTestApp();
-  let alice: TestUser;
-  let taskId: number;
-  before(async () => {
-    alice = await createUser(testApp().app);
-    taskId = (await createTask(testApp().app, alice)).id;
-  });
+  const testApp = sharedAppWithTask();
 
   const requests: { method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'HEAD'; detail: boolean }[] = [
     { method: 'GET', detail: false },
@@ -124,7 +118,7 @@ describe(`[${dialectName}] every authenticated endpoint refuses anonymous caller
       const before = await storedTasks(database);
       const response = await app.inject({
         method,
-        url: detail ? `/api/tasks/${taskId}/` : '/api/tasks/',
+        url: detail ? `/api/tasks/${testApp().taskId}/` : '/api/tasks/',
         payload: ['POST', 'PUT', 'PATCH'].includes(method) ? { title: 'Anonymous' } : undefined,
       });
       assert.equal(response.statusCode, 401);

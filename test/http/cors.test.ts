@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
-import { createTask, createUser, dialectName, sharedTestApp, type TestUser } from '../helpers.js';
+import { createTask, createUser, dialectName, sharedAppWithTask, sharedTestApp, type TestUser } from '../helpers.js';
 
 const ALLOW_METHODS = 'DELETE, GET, OPTIONS, PATCH, POST, PUT';
 const ALLOW_HEADERS = 'accept, authorization, content-type, user-agent, x-csrftoken, x-requested-with';
@@ -17,17 +17,11 @@ function accessControlHeaders(response: LightMyRequestResponse): Record<string, 
 }
 
 describe(`[${dialectName}] CORS with the default origins`, () => {
-  const testApp = sharedTestApp();
-  let alice: TestUser;
-  let taskId: number;
-  before(async () => {
-    alice = await createUser(testApp().app);
-    taskId = (await createTask(testApp().app, alice)).id;
-  });
+  const testApp = sharedAppWithTask();
 
   for (const origin of ['http://localhost:3000', 'http://localhost:3001']) {
     test(`when ${origin} lists tasks, then the reply allows that origin and nothing more`, async () => {
-      const response = await testApp().app.inject({ method: 'GET', url: '/api/tasks/', headers: { ...alice.auth, origin } });
+      const response = await testApp().app.inject({ method: 'GET', url: '/api/tasks/', headers: { ...testApp().alice.auth, origin } });
       assert.equal(response.statusCode, 200);
       assert.deepEqual(accessControlHeaders(response), { 'access-control-allow-origin': origin });
       assert.ok(varyNames(response).includes('origin'));
@@ -35,17 +29,17 @@ describe(`[${dialectName}] CORS with the default origins`, () => {
   }
 
   const statuses: { label: string; request: () => InjectOptions; status: number }[] = [
-    { label: '201 created', status: 201, request: () => ({ method: 'POST', url: '/api/tasks/', headers: alice.auth, payload: { title: 'x' } }) },
+    { label: '201 created', status: 201, request: () => ({ method: 'POST', url: '/api/tasks/', headers: testApp().alice.auth, payload: { title: 'x' } }) },
     { label: '301 redirect', status: 301, request: () => ({ method: 'GET', url: '/api/tasks' }) },
-    { label: '400 validation error', status: 400, request: () => ({ method: 'POST', url: '/api/tasks/', headers: alice.auth, payload: {} }) },
+    { label: '400 validation error', status: 400, request: () => ({ method: 'POST', url: '/api/tasks/', headers: testApp().alice.auth, payload: {} }) },
     { label: '401 without a token', status: 401, request: () => ({ method: 'GET', url: '/api/tasks/' }) },
     { label: '404 unknown URL', status: 404, request: () => ({ method: 'GET', url: '/api/nowhere/' }) },
-    { label: '404 missing task', status: 404, request: () => ({ method: 'GET', url: '/api/tasks/999999/', headers: alice.auth }) },
-    { label: '405 refused method', status: 405, request: () => ({ method: 'DELETE', url: '/api/tasks/', headers: alice.auth }) },
+    { label: '404 missing task', status: 404, request: () => ({ method: 'GET', url: '/api/tasks/999999/', headers: testApp().alice.auth }) },
+    { label: '405 refused method', status: 405, request: () => ({ method: 'DELETE', url: '/api/tasks/', headers: testApp().alice.auth }) },
     {
       label: '415 unsupported media type',
       status: 415,
-      request: () => ({ method: 'POST', url: '/api/tasks/', headers: { ...alice.auth, 'content-type': 'text/plain' }, payload: 'x' }),
+      request: () => ({ method: 'POST', url: '/api/tasks/', headers: { ...testApp().alice.auth, 'content-type': 'text/plain' }, payload: 'x' }),
     },
     { label: '200 root', status: 200, request: () => ({ method: 'GET', url: '/' }) },
   ];
@@ -68,8 +62,8 @@ describe(`[${dialectName}] CORS with the default origins`, () => {
   }
 
   test('when a task is deleted from an allowed origin, then the 204 allows the origin and varies by Origin', async () => {
-    const id = (await createTask(testApp().app, alice)).id;
-    const response = await testApp().app.inject({ method: 'DELETE', url: `/api/tasks/${id}/`, headers: { ...alice.auth, origin: 'http://localhost:3001' } });
+    const id = (await createTask(testApp().app, testApp().alice)).id;
+    const response = await testApp().app.inject({ method: 'DELETE', url: `/api/tasks/${id}/`, headers: { ...testApp().alice.auth, origin: 'http://localhost:3001' } });
     assert.equal(response.statusCode, 204);
     assert.equal(response.headers['access-control-allow-origin'], 'http://localhost:3001');
     assert.ok(varyNames(response).includes('origin'));
@@ -79,7 +73,7 @@ describe(`[${dialectName}] CORS with the default origins`, () => {
     const response = await testApp().app.inject({
       method: 'POST',
       url: '/api/tasks/',
-      headers: { ...alice.auth, origin: 'http://localhost:3000', 'content-type': 'application/json' },
+      headers: { ...testApp().alice.auth, origin: 'http://localhost:3000', 'content-type': 'application/json' },
       payload: JSON.stringify({ title: 'x', description: 'z'.repeat(1024 * 1024 + 10) }),
     });
     assert.equal(response.statusCode, 413);
@@ -89,7 +83,7 @@ describe(`[${dialectName}] CORS with the default origins`, () => {
 
   for (const origin of ['https://evil.example.com', 'http://localhost:3002', 'http://localhost:3000.evil.com', 'null']) {
     test(`when the disallowed origin ${origin} lists tasks, then it gets the normal reply without Access-Control headers`, async () => {
-      const response = await testApp().app.inject({ method: 'GET', url: '/api/tasks/', headers: { ...alice.auth, origin } });
+      const response = await testApp().app.inject({ method: 'GET', url: '/api/tasks/', headers: { ...testApp().alice.auth, origin } });
       assert.equal(response.statusCode, 200);
       assert.equal(response.json().length >= 1, true);
       assert.deepEqual(accessControlHeaders(response), {});
@@ -99,7 +93,7 @@ describe(`[${dialectName}] CORS with the default origins`, () => {
 
   const preflightPaths: [string, () => string][] = [
     ['the task list', () => '/api/tasks/'],
-    ['a task', () => `/api/tasks/${taskId}/`],
+    ['a task', () => `/api/tasks/${testApp().taskId}/`],
     ['a task that does not exist', () => '/api/tasks/999999/'],
     ['the login URL', () => '/api/login/'],
     ['the register URL', () => '/api/register/'],

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
-import { createTask, createUser, dialectName, sharedTestApp, storedTasks, type TestUser } from '../helpers.js';
+import { createTask, createUser, dialectName, sharedAppWithTask, sharedTestApp, storedTasks, type TestUser } from '../helpers.js';
 
 const LIST_ALLOW = 'GET, POST, HEAD, OPTIONS';
 const DETAIL_ALLOW = 'GET, PUT, PATCH, DELETE, HEAD, OPTIONS';
@@ -80,23 +80,17 @@ describe(`[${dialectName}] methods a URL does not support`, () => {
 });
 
 describe(`[${dialectName}] OPTIONS describes an endpoint`, () => {
-  const testApp = sharedTestApp();
-  let alice: TestUser;
-  let taskId: number;
-  before(async () => {
-    alice = await createUser(testApp().app);
-    taskId = (await createTask(testApp().app, alice)).id;
-  });
+  const testApp = sharedAppWithTask();
 
-  const described: { url: () => string; auth: boolean }[] = [
-    { url: () => '/api/tasks/', auth: true },
-    { url: () => `/api/tasks/${taskId}/`, auth: true },
-    { url: () => '/api/register/', auth: false },
-    { url: () => '/api/login/', auth: false },
+  const described: { name: string; url: () => string; auth: boolean }[] = [
+    { name: '/api/tasks/', url: () => '/api/tasks/', auth: true },
+    { name: '/api/tasks/<id>/', url: () => `/api/tasks/${testApp().taskId}/`, auth: true },
+    { name: '/api/register/', url: () => '/api/register/', auth: false },
+    { name: '/api/login/', url: () => '/api/login/', auth: false },
   ];
-  for (const { url, auth } of described) {
-    test(`when OPTIONS is sent to ${url().replace(/\/tasks\/[^/]+\//, '/tasks/<id>/')}, then it answers 200 with a JSON description`, async () => {
-      const response = await testApp().app.inject({ method: 'OPTIONS', url: url(), headers: auth ? alice.auth : {} });
+  for (const { name, url, auth } of described) {
+    test(`when OPTIONS is sent to ${name}, then it answers 200 with a JSON description`, async () => {
+      const response = await testApp().app.inject({ method: 'OPTIONS', url: url(), headers: auth ? testApp().alice.auth : {} });
       assert.equal(response.statusCode, 200);
       assert.match(String(response.headers['content-type']), /^application\/json/);
       const body = response.json();
