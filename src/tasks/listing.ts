@@ -51,11 +51,14 @@ interface PageWindow {
 
 type PaginationOf<K extends Pagination['kind']> = Extract<Pagination, { kind: K }>;
 
-async function numberedPage({ tasks, ownerId, query, keys, link }: PageWindow, { page, pageSize }: PaginationOf<'page'>) {
-  const [count, results] = await Promise.all([
-    tasks.count(ownerId, query.filters),
-    tasks.search(ownerId, query.filters, keys, { limit: pageSize, offset: (page - 1) * pageSize }),
-  ]);
+/** The number of matching tasks, and the slice of them from `offset` on. */
+function countAndSlice({ tasks, ownerId, query, keys }: PageWindow, limit: number, offset: number) {
+  return Promise.all([tasks.count(ownerId, query.filters), tasks.search(ownerId, query.filters, keys, { limit, offset })]);
+}
+
+async function numberedPage(window: PageWindow, { page, pageSize }: PaginationOf<'page'>) {
+  const { link } = window;
+  const [count, results] = await countAndSlice(window, pageSize, (page - 1) * pageSize);
   // As DRF: an empty first page is a page; any other page past the end is not.
   if (page > 1 && (page - 1) * pageSize >= count) throw detail(404, 'Invalid page.');
   return {
@@ -67,11 +70,9 @@ async function numberedPage({ tasks, ownerId, query, keys, link }: PageWindow, {
   };
 }
 
-async function offsetPage({ tasks, ownerId, query, keys, link }: PageWindow, { limit, offset }: PaginationOf<'offset'>) {
-  const [count, results] = await Promise.all([
-    tasks.count(ownerId, query.filters),
-    tasks.search(ownerId, query.filters, keys, { limit, offset }),
-  ]);
+async function offsetPage(window: PageWindow, { limit, offset }: PaginationOf<'offset'>) {
+  const { link } = window;
+  const [count, results] = await countAndSlice(window, limit, offset);
   const previousOffset = offset - limit <= 0 ? null : String(offset - limit);
   return {
     count,
