@@ -36,6 +36,8 @@ export async function taskRoutes(app: FastifyInstance, options: TaskRoutesOption
   const { tasks, authenticate, tombstoneRetentionSeconds } = options;
   const common = { tags: ['tasks'], security: [{ token: [] }] };
   const ownerOf = (request: FastifyRequest) => request.caller!.userId;
+  // Every task route requires a caller, its 405 and OPTIONS answers included (401 comes first).
+  app.addHook('onRequest', authenticate);
   registerEtags(app);
 
   async function findOwnTask(request: FastifyRequest): Promise<Task> {
@@ -64,7 +66,6 @@ export async function taskRoutes(app: FastifyInstance, options: TaskRoutesOption
   }
 
   app.get('/api/tasks/', {
-    onRequest: [authenticate],
     schema: {
       ...common,
       summary: "The caller's tasks",
@@ -85,7 +86,6 @@ export async function taskRoutes(app: FastifyInstance, options: TaskRoutesOption
   });
 
   app.post('/api/tasks/', {
-    onRequest: [authenticate],
     schema: { ...common, summary: 'Create a task', body: schemas.TaskBody, response: { 201: schemas.Task } },
     handler: async (request, reply) => {
       const changes = parseTaskChanges(await readBody(request), 'create');
@@ -98,11 +98,9 @@ export async function taskRoutes(app: FastifyInstance, options: TaskRoutesOption
     name: 'Task List',
     description: "The caller's tasks.",
     methods: ['GET', 'POST'],
-    onRequest: [authenticate],
   });
 
   app.get('/api/tasks/deleted/', {
-    onRequest: [authenticate],
     schema: {
       ...common,
       summary: 'Ids of tasks deleted since a moment, for incremental sync',
@@ -122,13 +120,11 @@ export async function taskRoutes(app: FastifyInstance, options: TaskRoutesOption
     name: 'Deleted Tasks',
     description: 'Ids of recently deleted tasks.',
     methods: ['GET'],
-    onRequest: [authenticate],
   });
 
   const detailSchema = { ...common, params: schemas.TaskIdParams };
 
   app.get('/api/tasks/:id/', {
-    onRequest: [authenticate],
     schema: { ...detailSchema, summary: 'One task', response: { 200: schemas.Task } },
     handler: async (request, reply) => {
       const task = await findOwnTask(request);
@@ -138,7 +134,6 @@ export async function taskRoutes(app: FastifyInstance, options: TaskRoutesOption
   });
 
   app.put('/api/tasks/:id/', {
-    onRequest: [authenticate],
     schema: {
       ...detailSchema,
       summary: 'Update a task; omitted optional fields keep their values',
@@ -149,13 +144,11 @@ export async function taskRoutes(app: FastifyInstance, options: TaskRoutesOption
   });
 
   app.patch('/api/tasks/:id/', {
-    onRequest: [authenticate],
     schema: { ...detailSchema, summary: 'Change some fields of a task', body: schemas.TaskPatchBody, response: { 200: schemas.Task } },
     handler: async (request, reply) => write(request, reply, 'partial'),
   });
 
   app.delete('/api/tasks/:id/', {
-    onRequest: [authenticate],
     schema: { ...detailSchema, summary: 'Delete a task', response: { 204: Type.Null() } },
     handler: async (request, reply) => {
       const task = await findOwnTask(request);
@@ -171,6 +164,5 @@ export async function taskRoutes(app: FastifyInstance, options: TaskRoutesOption
     name: 'Task Detail',
     description: "One of the caller's tasks.",
     methods: ['GET', 'PUT', 'PATCH', 'DELETE'],
-    onRequest: [authenticate],
   });
 }
