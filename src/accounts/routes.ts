@@ -23,10 +23,10 @@ export interface AccountRoutesOptions {
 const INVALID_CREDENTIALS = 'Unable to log in with provided credentials.';
 const INVALID_PASSWORD = 'Invalid password.';
 const TAG = { tags: ['accounts'] };
+const SECURED = { ...TAG, security: [{ token: [] }] };
 
 export async function accountRoutes(app: FastifyInstance, options: AccountRoutesOptions): Promise<void> {
   const { accounts, authenticate, throttle, tokenLifetimeSeconds } = options;
-  const authenticated = { onRequest: [authenticate], schema: { ...TAG, security: [{ token: [] }] } };
   const callerOf = (request: FastifyRequest) => request.caller!;
   await prepareDummyHash();
 
@@ -84,97 +84,94 @@ export async function accountRoutes(app: FastifyInstance, options: AccountRoutes
     throw nonFieldError(INVALID_CREDENTIALS);
   }
 
-  app.post('/api/logout/', {
-    ...authenticated,
-    schema: { ...authenticated.schema, summary: 'Revoke the token used for this request', response: { 204: Type.Null() } },
-    handler: async (request, reply) => {
-      const caller = callerOf(request);
-      await accounts.deleteSession(caller.userId, caller.sessionId);
-      return reply.code(204).send();
-    },
-  });
-  completeResource(app, { url: '/api/logout/', name: 'Logout', description: 'Revoke this token.', methods: ['POST'], onRequest: [authenticate] });
+  // Everything below needs a caller, its 405 and OPTIONS answers included (401 comes first).
+  await app.register(async (secured) => {
+    secured.addHook('onRequest', authenticate);
 
-  app.post('/api/logout/all/', {
-    ...authenticated,
-    schema: { ...authenticated.schema, summary: 'Revoke every token of the user', response: { 204: Type.Null() } },
-    handler: async (request, reply) => {
-      await accounts.deleteSessions(callerOf(request).userId);
-      return reply.code(204).send();
-    },
-  });
-  completeResource(app, { url: '/api/logout/all/', name: 'Logout everywhere', description: 'Revoke every token.', methods: ['POST'], onRequest: [authenticate] });
+    secured.post('/api/logout/', {
+      schema: { ...SECURED, summary: 'Revoke the token used for this request', response: { 204: Type.Null() } },
+      handler: async (request, reply) => {
+        const caller = callerOf(request);
+        await accounts.deleteSession(caller.userId, caller.sessionId);
+        return reply.code(204).send();
+      },
+    });
+    completeResource(secured, { url: '/api/logout/', name: 'Logout', description: 'Revoke this token.', methods: ['POST'] });
 
-  app.get('/api/user/', {
-    ...authenticated,
-    schema: { ...authenticated.schema, summary: 'The current user', response: { 200: schemas.User } },
-    handler: async (request) => currentAccount(request),
-  });
+    secured.post('/api/logout/all/', {
+      schema: { ...SECURED, summary: 'Revoke every token of the user', response: { 204: Type.Null() } },
+      handler: async (request, reply) => {
+        await accounts.deleteSessions(callerOf(request).userId);
+        return reply.code(204).send();
+      },
+    });
+    completeResource(secured, { url: '/api/logout/all/', name: 'Logout everywhere', description: 'Revoke every token.', methods: ['POST'] });
 
-  app.patch('/api/user/', {
-    ...authenticated,
-    schema: { ...authenticated.schema, summary: 'Change the email address', body: schemas.UserPatchBody, response: { 200: schemas.User } },
-    handler: async (request) => {
-      const body = await readBody(request);
-      if ('email' in body) {
-        const { email } = requiredFields(body, { email: parseEmail });
-        await accounts.setEmail(callerOf(request).userId, email);
-      }
-      return currentAccount(request);
-    },
-  });
+    secured.get('/api/user/', {
+      schema: { ...SECURED, summary: 'The current user', response: { 200: schemas.User } },
+      handler: async (request) => currentAccount(request),
+    });
 
-  app.delete('/api/user/', {
-    ...authenticated,
-    schema: { ...authenticated.schema, summary: 'Delete the account and all its tasks', body: schemas.AccountDeleteBody, response: { 204: Type.Null() } },
-    handler: async (request, reply) => {
-      const body = requiredFields(await readBody(request), { current_password: parsePassword });
-      await requireCurrentPassword(request, body.current_password);
-      await accounts.deleteUser(callerOf(request).userId);
-      return reply.code(204).send();
-    },
-  });
-  completeResource(app, { url: '/api/user/', name: 'User', description: 'The current account.', methods: ['GET', 'PATCH', 'DELETE'], onRequest: [authenticate] });
+    secured.patch('/api/user/', {
+      schema: { ...SECURED, summary: 'Change the email address', body: schemas.UserPatchBody, response: { 200: schemas.User } },
+      handler: async (request) => {
+        const body = await readBody(request);
+        if ('email' in body) {
+          const { email } = requiredFields(body, { email: parseEmail });
+          await accounts.setEmail(callerOf(request).userId, email);
+        }
+        return currentAccount(request);
+      },
+    });
 
-  app.post('/api/user/password/', {
-    ...authenticated,
-    schema: { ...authenticated.schema, summary: 'Change the password; other sessions are revoked', body: schemas.PasswordChangeBody, response: { 204: Type.Null() } },
-    handler: async (request, reply) => {
-      const caller = callerOf(request);
-      const body = requiredFields(await readBody(request), { current_password: parsePassword, new_password: parsePassword });
-      const account = await requireCurrentPassword(request, body.current_password);
-      const problems = passwordProblems(body.new_password, account);
-      if (problems.length > 0) throw validation({ new_password: problems });
+    secured.delete('/api/user/', {
+      schema: { ...SECURED, summary: 'Delete the account and all its tasks', body: schemas.AccountDeleteBody, response: { 204: Type.Null() } },
+      handler: async (request, reply) => {
+        const body = requiredFields(await readBody(request), { current_password: parsePassword });
+        await requireCurrentPassword(request, body.current_password);
+        await accounts.deleteUser(callerOf(request).userId);
+        return reply.code(204).send();
+      },
+    });
+    completeResource(secured, { url: '/api/user/', name: 'User', description: 'The current account.', methods: ['GET', 'PATCH', 'DELETE'] });
 
-      await accounts.setPasswordHash(caller.userId, await hashPassword(body.new_password));
-      // Whoever else held a token (perhaps the reason for the change) is logged out.
-      await accounts.deleteSessions(caller.userId, { except: caller.sessionId });
-      return reply.code(204).send();
-    },
-  });
-  completeResource(app, { url: '/api/user/password/', name: 'Password', description: 'Change the password.', methods: ['POST'], onRequest: [authenticate] });
+    secured.post('/api/user/password/', {
+      schema: { ...SECURED, summary: 'Change the password; other sessions are revoked', body: schemas.PasswordChangeBody, response: { 204: Type.Null() } },
+      handler: async (request, reply) => {
+        const caller = callerOf(request);
+        const body = requiredFields(await readBody(request), { current_password: parsePassword, new_password: parsePassword });
+        const account = await requireCurrentPassword(request, body.current_password);
+        const problems = passwordProblems(body.new_password, account);
+        if (problems.length > 0) throw validation({ new_password: problems });
 
-  app.get('/api/sessions/', {
-    ...authenticated,
-    schema: { ...authenticated.schema, summary: "The caller's active sessions", response: { 200: Type.Array(schemas.Session) } },
-    handler: async (request) => {
-      const caller = callerOf(request);
-      const sessions = await accounts.listSessions(caller.userId, now());
-      return sessions.map((session) => ({ ...session, current: session.id === caller.sessionId }));
-    },
-  });
-  completeResource(app, { url: '/api/sessions/', name: 'Sessions', description: 'Active sessions.', methods: ['GET'], onRequest: [authenticate] });
+        await accounts.setPasswordHash(caller.userId, await hashPassword(body.new_password));
+        // Whoever else held a token (perhaps the reason for the change) is logged out.
+        await accounts.deleteSessions(caller.userId, { except: caller.sessionId });
+        return reply.code(204).send();
+      },
+    });
+    completeResource(secured, { url: '/api/user/password/', name: 'Password', description: 'Change the password.', methods: ['POST'] });
 
-  app.delete('/api/sessions/:id/', {
-    ...authenticated,
-    schema: { ...authenticated.schema, summary: 'Revoke one session', params: Type.Object({ id: Type.String() }), response: { 204: Type.Null() } },
-    handler: async (request, reply) => {
-      const id = parsePathId((request.params as { id: string }).id);
-      if (id === undefined || !(await accounts.deleteSession(callerOf(request).userId, id))) throw notFound();
-      return reply.code(204).send();
-    },
+    secured.get('/api/sessions/', {
+      schema: { ...SECURED, summary: "The caller's active sessions", response: { 200: Type.Array(schemas.Session) } },
+      handler: async (request) => {
+        const caller = callerOf(request);
+        const sessions = await accounts.listSessions(caller.userId, now());
+        return sessions.map((session) => ({ ...session, current: session.id === caller.sessionId }));
+      },
+    });
+    completeResource(secured, { url: '/api/sessions/', name: 'Sessions', description: 'Active sessions.', methods: ['GET'] });
+
+    secured.delete('/api/sessions/:id/', {
+      schema: { ...SECURED, summary: 'Revoke one session', params: Type.Object({ id: Type.String() }), response: { 204: Type.Null() } },
+      handler: async (request, reply) => {
+        const id = parsePathId((request.params as { id: string }).id);
+        if (id === undefined || !(await accounts.deleteSession(callerOf(request).userId, id))) throw notFound();
+        return reply.code(204).send();
+      },
+    });
+    completeResource(secured, { url: '/api/sessions/:id/', name: 'Session', description: 'One session.', methods: ['DELETE'] });
   });
-  completeResource(app, { url: '/api/sessions/:id/', name: 'Session', description: 'One session.', methods: ['DELETE'], onRequest: [authenticate] });
 
   async function currentAccount(request: FastifyRequest) {
     const account = await accounts.findAccount(callerOf(request).userId);

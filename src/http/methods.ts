@@ -1,4 +1,4 @@
-import type { FastifyInstance, onRequestHookHandler } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { methodNotAllowed } from './errors.js';
 
 type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -10,25 +10,22 @@ export interface Resource {
   description: string;
   /** The methods with handlers, in the order the `Allow` header lists them. */
   methods: Method[];
-  /** Authentication runs before the 405 answer and the OPTIONS description, as in the original. */
-  onRequest?: onRequestHookHandler[];
 }
 
 /**
  * Gives a URL the original's answers for the methods it has no handler for: OPTIONS
- * describes the endpoint, any other method gets 405 with `Allow`.
+ * describes the endpoint, any other method gets 405 with `Allow`. The answers run the hooks of
+ * the plugin they are added in, so a plugin that authenticates refuses anonymous callers first.
  */
 export function completeResource(app: FastifyInstance, resource: Resource): void {
   const allowed: string[] = [...resource.methods];
   if (allowed.includes('GET')) allowed.push('HEAD');
   allowed.push('OPTIONS');
   const allow = allowed.join(', ');
-  const onRequest = resource.onRequest ?? [];
 
   app.route({
     method: 'OPTIONS',
     url: resource.url,
-    onRequest,
     schema: { hide: true },
     handler: async (_request, reply) =>
       reply.header('allow', allow).send({
@@ -44,7 +41,6 @@ export function completeResource(app: FastifyInstance, resource: Resource): void
   app.route({
     method: refused,
     url: resource.url,
-    onRequest,
     schema: { hide: true },
     handler: async (request) => {
       throw methodNotAllowed(request.method, allow);
