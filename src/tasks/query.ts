@@ -90,17 +90,18 @@ function parsePagination(
   if (kinds.size > 1) {
     throw detail(400, 'Use one kind of pagination: page and page_size, limit and offset, or cursor and page_size.');
   }
-  const size = (name: string) => read(name, positiveInteger);
-  if (has('cursor')) {
-    return { kind: 'cursor', cursor: param('cursor')!, pageSize: capped(size('page_size')) };
+  const size = (name: string) => capped(read(name, positiveInteger));
+  const [kind] = kinds;
+  switch (kind) {
+    case 'cursor':
+      return { kind, cursor: param('cursor')!, pageSize: size('page_size') };
+    case 'offset':
+      return { kind, limit: size('limit'), offset: read('offset', nonNegativeInteger) ?? 0 };
+    case 'page':
+      return { kind, page: read('page', positiveInteger) ?? 1, pageSize: size('page_size') };
+    default:
+      return undefined;
   }
-  if (has('limit') || has('offset')) {
-    return { kind: 'offset', limit: capped(size('limit')), offset: read('offset', nonNegativeInteger) ?? 0 };
-  }
-  if (has('page') || has('page_size')) {
-    return { kind: 'page', page: read('page', positiveInteger) ?? 1, pageSize: capped(size('page_size')) };
-  }
-  return undefined;
 }
 
 /** Like DRF's max_page_size, larger requests are served the largest page. */
