@@ -59,11 +59,12 @@ async function main(): Promise<void> {
       const reference: Figures[] = [];
       // Alternating the two servers spreads the machine's drifts over both.
       for (let round = 0; round < settings.rounds; round += 1) {
-        ours.push(await measure(api.url, target));
-        reference.push(await measure(bare.url, target));
+        ours.push(await measure(api, target));
+        reference.push(await measure(bare, target));
         process.stdout.write(` ${whole(ours.at(-1)!.rps)}/${whole(reference.at(-1)!.rps)}`);
       }
       console.log(' req/s (ours/bare)');
+      console.log(`  CPU µs per response (ours/bare): ${ours.map((run, index) => `${cpu(run)}/${cpu(reference[index]!)}`).join(' ')}`);
       const [median, bareMedian] = [medianRun(ours), medianRun(reference)];
       warnOnFailures(name, ours, reference);
       rows.push([
@@ -75,11 +76,16 @@ async function main(): Promise<void> {
         fixed(bareMedian.p50),
         fixed(bareMedian.p99),
         `${whole((median.rps / bareMedian.rps) * 100)}%`,
+        medianCpu(ours),
+        medianCpu(reference),
       ]);
     }
     console.log(
       '\n' +
-        table(['endpoint', 'req/s', 'p50 ms', 'p99 ms', 'bare req/s', 'bare p50', 'bare p99', 'ours/bare'], rows),
+        table(
+          ['endpoint', 'req/s', 'p50 ms', 'p99 ms', 'bare req/s', 'bare p50', 'bare p99', 'ours/bare', 'CPU µs', 'bare CPU µs'],
+          rows,
+        ),
     );
   } finally {
     for (const service of services.reverse()) await service.stop();
@@ -131,6 +137,14 @@ async function seed(base: string): Promise<{ targets: [string, Target][]; canned
 /** The run with the median requests/s (the upper one of an even count). */
 function medianRun(runs: Figures[]): Figures {
   return [...runs].sort((a, b) => a.rps - b.rps)[Math.floor(runs.length / 2)]!;
+}
+
+const cpu = (run: Figures) => (run.cpuMicroseconds === undefined ? '-' : whole(run.cpuMicroseconds));
+
+/** The median of the runs' server CPU time per response, which is steadier than their req/s. */
+function medianCpu(runs: Figures[]): string {
+  const values = runs.flatMap((run) => (run.cpuMicroseconds === undefined ? [] : [run.cpuMicroseconds])).sort((a, b) => a - b);
+  return values.length === 0 ? '-' : whole(values[Math.floor(values.length / 2)]!);
 }
 
 function warnOnFailures(name: string, ours: Figures[], reference: Figures[]): void {
