@@ -48,7 +48,7 @@ async function main(): Promise<void> {
     console.log(
       `\n${machine()}\nDatabase: ${database.label}; ${settings.connections} connections, ` +
         `${settings.warmup} s warm-up + ${settings.duration} s per run, ${settings.rounds} alternating runs ` +
-        'per server and endpoint; the tables show the median run\n',
+        'per server and endpoint; the table shows each server\'s median run and the median of the rounds\' ratios\n',
     );
     const rows: string[][] = [];
     // BENCH_ONLY=<text>: run only the endpoints whose name contains it, e.g. BENCH_ONLY=GET.
@@ -75,7 +75,7 @@ async function main(): Promise<void> {
         whole(bareMedian.rps),
         fixed(bareMedian.p50),
         fixed(bareMedian.p99),
-        `${whole((median.rps / bareMedian.rps) * 100)}%`,
+        `${whole(medianRatio(ours, reference) * 100)}%`,
         medianCpu(ours),
         medianCpu(reference),
       ]);
@@ -137,6 +137,15 @@ async function seed(base: string): Promise<{ targets: [string, Target][]; canned
 /** The run with the median requests/s (the upper one of an even count). */
 function medianRun(runs: Figures[]): Figures {
   return [...runs].sort((a, b) => a.rps - b.rps)[Math.floor(runs.length / 2)]!;
+}
+
+/**
+ * The median of each round's ours/bare ratio: a round's two runs follow each other, so they
+ * share the machine's conditions, which the two median runs need not.
+ */
+function medianRatio(ours: Figures[], reference: Figures[]): number {
+  const ratios = ours.map((run, index) => run.rps / reference[index]!.rps).sort((a, b) => a - b);
+  return ratios[Math.floor(ratios.length / 2)]!;
 }
 
 const cpu = (run: Figures) => (run.cpuMicroseconds === undefined ? '-' : whole(run.cpuMicroseconds));
