@@ -1,4 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, type TestContext } from 'node:test';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import pg from 'pg';
@@ -8,8 +11,9 @@ import { createDatabase, type Database } from '../src/db/database.js';
 import { migrateToLatest } from '../src/db/migrate.js';
 
 /**
- * Tests run on SQLite (in memory) by default, and on PostgreSQL when DATABASE_URL points at
- * one: each app then gets a fresh schema, dropped when the test ends.
+ * Tests run on SQLite by default, each on a fresh database file (as the server runs, with its
+ * second connection for hot reads), and on PostgreSQL when DATABASE_URL points at one: each
+ * app then gets a fresh schema. Both are removed when the test ends.
  */
 export const TEST_DATABASE_URL = process.env.DATABASE_URL?.startsWith('postgres') ? process.env.DATABASE_URL : undefined;
 export const dialectName = TEST_DATABASE_URL ? 'postgres' : 'sqlite';
@@ -27,12 +31,16 @@ const TEST_THROTTLE = {
   registerPerAddress: { max: 1000, windowSeconds: 60 },
 };
 
-/** A fresh database (migrated unless asked not to): SQLite in memory, or a new PostgreSQL schema. */
+/** A fresh database (migrated unless asked not to): a SQLite file, or a new PostgreSQL schema. */
 export async function openTestDatabase(t: TestContext, { migrate = true } = {}): Promise<Database> {
   if (!TEST_DATABASE_URL) {
-    const database = createDatabase('sqlite::memory:');
+    const folder = mkdtempSync(join(tmpdir(), 'task-tracker-test-'));
+    const database = createDatabase(`sqlite:${join(folder, 'test.sqlite3')}`);
     if (migrate) await migrateToLatest(database.db);
-    t.after(() => database.close());
+    t.after(async () => {
+      await database.close();
+      rmSync(folder, { recursive: true, force: true });
+    });
     return database;
   }
   const schema = `test_${randomBytes(6).toString('hex')}`;

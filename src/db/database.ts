@@ -23,7 +23,8 @@ export interface Database {
   /**
    * Compiles a query once and returns a runner that executes it with new parameters, in the
    * order they appear in the query. Used for the statements every request runs, so that
-   * neither the query builder nor the database re-plans them per request.
+   * neither the query builder nor the database re-plans them per request. Only for reads:
+   * on SQLite they run in a shared read snapshot (see readSnapshots).
    */
   prepare<R>(query: Compilable<R>): (...parameters: unknown[]) => Promise<R[]>;
   close(): Promise<void>;
@@ -41,6 +42,32 @@ export function createDatabase(url: string, options: DatabaseOptions = {}): Data
 
 function openSqlite(path: string): Database {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  const sqlite = connectSqlite(path);
+  // A second connection to the same file; an in-memory database has no second connection.
+  const snapshots = path === ':memory:' ? undefined : readSnapshots(connectSqlite(path));
+  const statements = cachingSqlite(sqlite, snapshots);
+  const db = new Kysely<Tables>({ dialect: new SqliteDialect({ database: statements }) });
+  return {
+    db,
+    dialect: 'sqlite',
+    prepare<R>(query: Compilable<R>) {
+      // Hot reads run their statement directly: better-sqlite3 is synchronous, so Kysely's
+      // connection queue would only add latency.
+      const connection = snapshots?.connection ?? sqlite;
+      const statement = connection.prepare(withoutValuePlanning(query.compile().sql));
+      if (!statement.readonly) throw new Error(`prepare() is for reads only: ${statement.source}`);
+      const run = (parameters: unknown[]) => statement.all(bindable(parameters)) as R[];
+      if (snapshots === undefined) return async (...parameters: unknown[]) => run(parameters);
+      return async (...parameters: unknown[]) => snapshots.read(() => run(parameters));
+    },
+    async close() {
+      await db.destroy();
+      snapshots?.close();
+    },
+  };
+}
+
+function connectSqlite(path: string): SQLite.Database {
   const sqlite = new SQLite(path);
   sqlite.pragma('journal_mode = WAL');
   // FULL: an acknowledged write survives a power cut, not only a process crash.
@@ -52,21 +79,48 @@ function openSqlite(path: string): Database {
   sqlite.function('lower', { deterministic: true }, (text: unknown) =>
     typeof text === 'string' ? text.toLowerCase() : text,
   );
-  const statements = cachingSqlite(sqlite);
-  const db = new Kysely<Tables>({ dialect: new SqliteDialect({ database: statements }) });
+  return sqlite;
+}
+
+/** SQLite cannot bind booleans, so they are passed as 1/0. */
+const bindable = (parameters: ReadonlyArray<unknown>) =>
+  parameters.map((value) => (typeof value === 'boolean' ? Number(value) : value));
+
+type ReadSnapshots = ReturnType<typeof readSnapshots>;
+
+/**
+ * Every SQLite statement outside a transaction is a transaction of its own, and starting and
+ * ending one takes four file-lock system calls: most of the cost of a one-row read. Hot reads
+ * therefore run on a second connection, in one read transaction shared by every hot read of
+ * the same turn of the event loop; it ends when the turn does, and before and after anything
+ * the main connection runs, so a hot read always sees every write this process has made, and
+ * other processes' writes from the next turn on.
+ */
+function readSnapshots(connection: SQLite.Database) {
+  const begin = connection.prepare('BEGIN');
+  // The transaction only read, so ending it either way is the same; ROLLBACK cannot be busy.
+  const rollback = connection.prepare('ROLLBACK');
+  let open = false;
+  const end = () => {
+    if (!open) return;
+    open = false;
+    if (connection.inTransaction) rollback.run();
+  };
   return {
-    db,
-    dialect: 'sqlite',
-    prepare<R>(query: Compilable<R>) {
-      // Hot reads run their statement directly: better-sqlite3 is synchronous, so Kysely's
-      // connection queue would only add latency. Such a read can fall between two statements of
-      // an open transaction on this connection and then sees its uncommitted writes; the
-      // transactions here (a delete with its tombstone, blocking a user with their sessions)
-      // make that harmless.
-      const statement = statements.prepare(query.compile().sql);
-      return async (...parameters: unknown[]) => statement.all(parameters) as R[];
+    connection,
+    read<T>(statement: () => T): T {
+      if (!open) {
+        begin.run();
+        open = true;
+        setImmediate(end);
+      }
+      return statement();
     },
-    close: () => db.destroy(),
+    end,
+    close() {
+      end();
+      connection.close();
+    },
   };
 }
 
@@ -77,12 +131,21 @@ const MAX_CACHED_STATEMENTS = 256;
  * Kysely's SQLite driver calls prepare() for every query; preparing costs several times more
  * than running a cached statement, so statements are cached by their SQL text. The cache is
  * least-recently-used and bounded, because list queries vary with the client's filters and
- * orderings. SQLite cannot bind booleans, so they are passed as 1/0.
+ * orderings.
  */
-function cachingSqlite(sqlite: SQLite.Database) {
+function cachingSqlite(sqlite: SQLite.Database, snapshots: ReadSnapshots | undefined) {
   const statements = new Map<string, SQLite.Statement>();
-  const bindable = (parameters: ReadonlyArray<unknown>) =>
-    parameters.map((value) => (typeof value === 'boolean' ? Number(value) : value));
+  // Whatever the main connection runs ends the hot reads' snapshot before and after it, so
+  // that no snapshot is open when a write commits (its checkpoint then finishes) and the next
+  // hot read sees the write.
+  const outsideSnapshot = <T>(run: () => T): T => {
+    snapshots?.end();
+    try {
+      return run();
+    } finally {
+      snapshots?.end();
+    }
+  };
   return {
     close: () => sqlite.close(),
     prepare(sql: string) {
@@ -97,10 +160,10 @@ function cachingSqlite(sqlite: SQLite.Database) {
       const cached = statement;
       return {
         reader: cached.reader,
-        all: (parameters: ReadonlyArray<unknown>) => cached.all(bindable(parameters)),
-        run: (parameters: ReadonlyArray<unknown>) => cached.run(bindable(parameters)),
+        all: (parameters: ReadonlyArray<unknown>) => outsideSnapshot(() => cached.all(bindable(parameters))),
+        run: (parameters: ReadonlyArray<unknown>) => outsideSnapshot(() => cached.run(bindable(parameters))),
         iterate: (parameters: ReadonlyArray<unknown>) =>
-          cached.iterate(bindable(parameters)) as IterableIterator<unknown>,
+          outsideSnapshot(() => cached.iterate(bindable(parameters)) as IterableIterator<unknown>),
       };
     },
   };
