@@ -44,7 +44,7 @@ function openSqlite(path: string): Database {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   const sqlite = connectSqlite(path);
   // A second connection to the same file; an in-memory database has no second connection.
-  const snapshots = path === ':memory:' ? undefined : readSnapshots(connectSqlite(path));
+  const snapshots = path === ':memory:' ? undefined : readSnapshots(connectSqlite(path, HOT_READ_CACHE_KIB));
   const statements = cachingSqlite(sqlite, snapshots);
   const db = new Kysely<Tables>({ dialect: new SqliteDialect({ database: statements }) });
   return {
@@ -56,9 +56,8 @@ function openSqlite(path: string): Database {
       const connection = snapshots?.connection ?? sqlite;
       const statement = connection.prepare(withoutValuePlanning(query.compile().sql));
       if (!statement.readonly) throw new Error(`prepare() is for reads only: ${statement.source}`);
-      const run = (parameters: unknown[]) => statement.all(bindable(parameters)) as R[];
-      if (snapshots === undefined) return async (...parameters: unknown[]) => run(parameters);
-      return async (...parameters: unknown[]) => snapshots.read(() => run(parameters));
+      if (snapshots === undefined) return async (...parameters: unknown[]) => statement.all(bindable(parameters)) as R[];
+      return async (...parameters: unknown[]) => snapshots.all(statement, bindable(parameters)) as R[];
     },
     async close() {
       await db.destroy();
@@ -67,8 +66,17 @@ function openSqlite(path: string): Database {
   };
 }
 
-function connectSqlite(path: string): SQLite.Database {
+/**
+ * Each connection has its own page cache, 16 MB by default in better-sqlite3. Hot reads need
+ * few pages at a time (the token and user indexes, the upper levels of the task b-trees; the
+ * rest is in the OS's file cache), so their connection keeps SQLite's own default of 2 MB and
+ * the server's memory stays near that of one connection.
+ */
+const HOT_READ_CACHE_KIB = 2000;
+
+function connectSqlite(path: string, cacheKib?: number): SQLite.Database {
   const sqlite = new SQLite(path);
+  if (cacheKib !== undefined) sqlite.pragma(`cache_size = -${cacheKib}`);
   sqlite.pragma('journal_mode = WAL');
   // FULL: an acknowledged write survives a power cut, not only a process crash.
   sqlite.pragma('synchronous = FULL');
@@ -92,9 +100,9 @@ type ReadSnapshots = ReturnType<typeof readSnapshots>;
  * Every SQLite statement outside a transaction is a transaction of its own, and starting and
  * ending one takes four file-lock system calls: most of the cost of a one-row read. Hot reads
  * therefore run on a second connection, in one read transaction shared by every hot read of
- * the same turn of the event loop; it ends when the turn does, and before and after anything
- * the main connection runs, so a hot read always sees every write this process has made, and
- * other processes' writes from the next turn on.
+ * the same turn of the event loop. It ends when the turn does, and before anything the main
+ * connection runs, so a hot read always sees every write this process has made, and other
+ * processes' writes from the next turn on.
  */
 function readSnapshots(connection: SQLite.Database) {
   const begin = connection.prepare('BEGIN');
@@ -108,13 +116,13 @@ function readSnapshots(connection: SQLite.Database) {
   };
   return {
     connection,
-    read<T>(statement: () => T): T {
+    all(statement: SQLite.Statement, parameters: unknown[]): unknown[] {
       if (!open) {
         begin.run();
         open = true;
         setImmediate(end);
       }
-      return statement();
+      return statement.all(parameters);
     },
     end,
     close() {
@@ -135,16 +143,11 @@ const MAX_CACHED_STATEMENTS = 256;
  */
 function cachingSqlite(sqlite: SQLite.Database, snapshots: ReadSnapshots | undefined) {
   const statements = new Map<string, SQLite.Statement>();
-  // Whatever the main connection runs ends the hot reads' snapshot before and after it, so
-  // that no snapshot is open when a write commits (its checkpoint then finishes) and the next
-  // hot read sees the write.
+  // Whatever the main connection runs ends the hot reads' snapshot first, so that none is open
+  // when a write commits (its checkpoint can then finish) and the next hot read sees the write.
   const outsideSnapshot = <T>(run: () => T): T => {
     snapshots?.end();
-    try {
-      return run();
-    } finally {
-      snapshots?.end();
-    }
+    return run();
   };
   return {
     close: () => sqlite.close(),

@@ -151,6 +151,26 @@ describe('the server process', { concurrency: true }, () => {
     });
   }
 
+  test('when the command line deactivates a user while the server runs, then the server refuses their token from then on', async (t) => {
+    const databaseUrl = tempSqliteUrl(t);
+    const running = await startServer(t, { DATABASE_URL: databaseUrl });
+    assert.equal((await register(running.base, 'erin')).status, 201);
+    const login = await fetch(`${running.base}/api/login/`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'erin', password: PASSWORD }),
+    });
+    const { token } = (await login.json()) as { token: string };
+    const tasks = () => fetch(`${running.base}/api/tasks/`, { headers: { authorization: `Token ${token}` } });
+    assert.equal((await tasks()).status, 200);
+
+    // Another process writes to the same SQLite file; the server's reads must see it.
+    assert.equal((await runCli(t, ['deactivate', 'erin'], databaseUrl)).code, 0);
+    const refused = await tasks();
+    assert.equal(refused.status, 401);
+    assert.deepEqual(await refused.json(), { detail: 'Invalid token.' });
+  });
+
   test('when a request is in flight at SIGTERM, then it is finished before the server exits 0', async (t) => {
     const running = await startServer(t, { DATABASE_URL: tempSqliteUrl(t) });
     // Sign-up hashes a password, which takes a while: the signal arrives mid-request.
