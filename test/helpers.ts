@@ -34,13 +34,8 @@ const TEST_THROTTLE = {
 /** A fresh database (migrated unless asked not to): a SQLite file, or a new PostgreSQL schema. */
 export async function openTestDatabase(t: TestContext, { migrate = true } = {}): Promise<Database> {
   if (!TEST_DATABASE_URL) {
-    const folder = mkdtempSync(join(tmpdir(), 'task-tracker-test-'));
-    const database = createDatabase(`sqlite:${join(folder, 'test.sqlite3')}`);
+    const { database } = openTestSqliteFile(t);
     if (migrate) await migrateToLatest(database.db);
-    t.after(async () => {
-      await database.close();
-      rmSync(folder, { recursive: true, force: true });
-    });
     return database;
   }
   const schema = `test_${randomBytes(6).toString('hex')}`;
@@ -55,6 +50,18 @@ export async function openTestDatabase(t: TestContext, { migrate = true } = {}):
   });
   if (migrate) await migrateToLatest(database.db);
   return database;
+}
+
+/** A SQLite database on a file in a fresh temporary folder; closed and removed when the test ends. */
+export function openTestSqliteFile(t: TestContext): { database: Database; file: string } {
+  const folder = mkdtempSync(join(tmpdir(), 'task-tracker-test-'));
+  const file = join(folder, 'test.sqlite3');
+  const database = createDatabase(`sqlite:${file}`);
+  t.after(async () => {
+    await database.close();
+    rmSync(folder, { recursive: true, force: true });
+  });
+  return { database, file };
 }
 
 export async function buildTestApp(

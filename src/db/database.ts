@@ -143,15 +143,13 @@ const MAX_CACHED_STATEMENTS = 256;
  */
 function cachingSqlite(sqlite: SQLite.Database, snapshots: ReadSnapshots | undefined) {
   const statements = new Map<string, SQLite.Statement>();
-  // Whatever the main connection runs ends the hot reads' snapshot first, so that none is open
-  // when a write commits (its checkpoint can then finish) and the next hot read sees the write.
-  const outsideSnapshot = <T>(run: () => T): T => {
-    snapshots?.end();
-    return run();
-  };
   return {
     close: () => sqlite.close(),
     prepare(sql: string) {
+      // Kysely prepares every query right before running it, so whatever the main connection
+      // runs ends the hot reads' snapshot first: none is open when a write commits (its
+      // checkpoint can then finish), and the next hot read sees the write.
+      snapshots?.end();
       let statement = statements.get(sql);
       if (statement === undefined) {
         statement = sqlite.prepare(withoutValuePlanning(sql));
@@ -163,10 +161,10 @@ function cachingSqlite(sqlite: SQLite.Database, snapshots: ReadSnapshots | undef
       const cached = statement;
       return {
         reader: cached.reader,
-        all: (parameters: ReadonlyArray<unknown>) => outsideSnapshot(() => cached.all(bindable(parameters))),
-        run: (parameters: ReadonlyArray<unknown>) => outsideSnapshot(() => cached.run(bindable(parameters))),
+        all: (parameters: ReadonlyArray<unknown>) => cached.all(bindable(parameters)),
+        run: (parameters: ReadonlyArray<unknown>) => cached.run(bindable(parameters)),
         iterate: (parameters: ReadonlyArray<unknown>) =>
-          outsideSnapshot(() => cached.iterate(bindable(parameters)) as IterableIterator<unknown>),
+          cached.iterate(bindable(parameters)) as IterableIterator<unknown>,
       };
     },
   };

@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { statSync } from 'node:fs';
 import { describe, test, type TestContext } from 'node:test';
 import SQLite from 'better-sqlite3';
 import { createDatabase, type Database } from '../../src/db/database.js';
 import { migrateToLatest } from '../../src/db/migrate.js';
+import { openTestSqliteFile } from '../helpers.js';
 
 // SQLite's hot reads share one read transaction per turn of the event loop, on a second
 // connection (see readSnapshots in src/db/database.ts). These tests hold it to what that
@@ -20,14 +19,20 @@ interface Fixture {
   addTask(title: string): Promise<void>;
 }
 
-async function sqliteFixture(t: TestContext, url = (file: string) => `sqlite:${file}`): Promise<Fixture> {
-  const folder = mkdtempSync(join(tmpdir(), 'task-tracker-snapshots-'));
-  const file = join(folder, 'test.sqlite3');
-  const database = createDatabase(url(file));
-  t.after(async () => {
-    await database.close();
-    rmSync(folder, { recursive: true, force: true });
-  });
+/** A new task of the given owner, as stored; the long description makes each write span pages. */
+function taskRow(ownerId: number, title: string) {
+  const at = '2026-11-25T00:00:00.000000Z';
+  return { owner_id: ownerId, title, description: 'x'.repeat(1000), due_date: null, completed: false, created_at: at, updated_at: at, completed_at: null };
+}
+
+function openInMemory(t: TestContext): { database: Database; file: string } {
+  const database = createDatabase('sqlite::memory:');
+  t.after(() => database.close());
+  return { database, file: ':memory:' };
+}
+
+async function sqliteFixture(t: TestContext, { inMemory = false } = {}): Promise<Fixture> {
+  const { database, file } = inMemory ? openInMemory(t) : openTestSqliteFile(t);
   await migrateToLatest(database.db);
   const { id: ownerId } = await database.db
     .insertInto('users')
@@ -43,19 +48,7 @@ async function sqliteFixture(t: TestContext, url = (file: string) => `sqlite:${f
     ownerId,
     titles: async () => (await byOwner(ownerId)).map((row) => row.title),
     addTask: async (title) => {
-      await database.db
-        .insertInto('tasks')
-        .values({
-          owner_id: ownerId,
-          title,
-          description: 'x'.repeat(1000),
-          due_date: null,
-          completed: false,
-          created_at: '2026-11-25T00:00:00.000000Z',
-          updated_at: '2026-11-25T00:00:00.000000Z',
-          completed_at: null,
-        })
-        .execute();
+      await database.db.insertInto('tasks').values(taskRow(ownerId, title)).execute();
     },
   };
 }
@@ -90,21 +83,9 @@ describe('SQLite hot reads', () => {
   });
 
   test('when a transaction of this process has written but not committed, then hot reads do not see it until it commits', async (t) => {
-    const { database, titles } = await sqliteFixture(t);
+    const { database, ownerId, titles } = await sqliteFixture(t);
     await database.db.transaction().execute(async (transaction) => {
-      await transaction
-        .insertInto('tasks')
-        .values({
-          owner_id: (await transaction.selectFrom('users').select('id').executeTakeFirstOrThrow()).id,
-          title: 'pending',
-          description: '',
-          due_date: null,
-          completed: false,
-          created_at: '2026-11-25T00:00:00.000000Z',
-          updated_at: '2026-11-25T00:00:00.000000Z',
-          completed_at: null,
-        })
-        .execute();
+      await transaction.insertInto('tasks').values(taskRow(ownerId, 'pending')).execute();
       assert.deepEqual(await titles(), []);
     });
     assert.deepEqual(await titles(), ['pending']);
@@ -139,7 +120,7 @@ describe('SQLite hot reads', () => {
   });
 
   test('when the database is in memory, then hot reads run on its one connection and see every write', async (t) => {
-    const { titles, addTask } = await sqliteFixture(t, () => 'sqlite::memory:');
+    const { titles, addTask } = await sqliteFixture(t, { inMemory: true });
     await addTask('kept in memory');
     assert.deepEqual(await titles(), ['kept in memory']);
   });
