@@ -16,9 +16,17 @@ export interface TaskChanges {
  */
 export type WriteMode = 'create' | 'replace' | 'partial';
 
+export const MAX_TITLE_LENGTH = 200;
+/**
+ * The original sets no limit, which let one user's tasks exhaust the server's memory. Peers
+ * allow 8,192 (Google Tasks) to 16,383 (Todoist) characters; the shorter keeps the worst page
+ * of a thousand tasks to tens of megabytes.
+ */
+export const MAX_DESCRIPTION_LENGTH = 8192;
+
 const FIELDS: { [K in keyof TaskChanges]-?: (value: unknown) => Parsed<TaskChanges[K]> } = {
-  title: (value) => parseString(value, { maxLength: 200 }),
-  description: (value) => parseString(value, { allowBlank: true }),
+  title: (value) => parseString(value, { maxLength: MAX_TITLE_LENGTH }),
+  description: (value) => parseString(value, { allowBlank: true, maxLength: MAX_DESCRIPTION_LENGTH }),
   due_date: parseOptionalDate,
   completed: parseBoolean,
 };

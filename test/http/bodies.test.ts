@@ -236,10 +236,10 @@ describe(`[${dialectName}] request bodies`, () => {
     assert.deepEqual(await storedTasks(database), before);
   });
 
-  /** A JSON task body of exactly `size` bytes. */
+  /** A JSON task body of exactly `size` bytes, padded with a field the API ignores. */
   const bodyOfSize = (size: number) => {
-    const frame = JSON.stringify({ title: 'Big', description: '' });
-    return JSON.stringify({ title: 'Big', description: 'y'.repeat(size - Buffer.byteLength(frame)) });
+    const frame = JSON.stringify({ title: 'Big', padding: '' });
+    return JSON.stringify({ title: 'Big', padding: 'y'.repeat(size - Buffer.byteLength(frame)) });
   };
 
   test('when a body is exactly 1 MiB, then it is accepted', async () => {
@@ -247,7 +247,7 @@ describe(`[${dialectName}] request bodies`, () => {
     assert.equal(Buffer.byteLength(payload), 1024 * 1024);
     const response = await post({ 'content-type': 'application/json' }, payload);
     assert.equal(response.statusCode, 201);
-    assert.equal(response.json().description.length, 1024 * 1024 - JSON.stringify({ title: 'Big', description: '' }).length);
+    assert.equal(response.json().title, 'Big');
   });
 
   test('when a body is one byte over 1 MiB, then it is refused with 413', async () => {

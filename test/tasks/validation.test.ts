@@ -111,8 +111,15 @@ describe(`[${dialectName}] task field validation`, () => {
     test('when the description is only spaces, then it is stored blank', () => assertCreated({ title: 't', description: '    ' }, { description: '' }));
     test('when the description is padded, then it is stored trimmed', () =>
       assertCreated({ title: 't', description: '\n  Line one\nLine two  \n' }, { description: 'Line one\nLine two' }));
-    test('when the description is long, then there is no length limit', () =>
-      assertCreated({ title: 't', description: 'd'.repeat(20_000) }, { description: 'd'.repeat(20_000) }));
+    test('when the description has 8,192 characters, then it is stored whole, counted in code points', async () => {
+      await assertCreated({ title: 't', description: 'd'.repeat(8192) }, { description: 'd'.repeat(8192) });
+      await assertCreated({ title: 't', description: '🚀'.repeat(8192) }, { description: '🚀'.repeat(8192) });
+    });
+    test('when the description is longer than 8,192 characters, then it is refused and nothing is stored', async () => {
+      for (const description of ['d'.repeat(8193), '🚀'.repeat(8193), 'd'.repeat(999_000)]) {
+        await assertRefused({ title: 't', description }, { description: ['Ensure this field has no more than 8192 characters.'] });
+      }
+    });
     test('when the description is a number, then it is taken as its text', () => assertCreated({ title: 't', description: 7 }, { description: '7' }));
   });
 
