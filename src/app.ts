@@ -70,6 +70,7 @@ export async function buildApp({ config, database, redis, throttleNamespace }: A
     tasks: createTasksRepository(database),
     authenticate,
     tombstoneRetentionSeconds: config.tombstoneRetentionSeconds,
+    replyMemoryBytes: config.replyMemoryBytes,
   });
   return app;
 }

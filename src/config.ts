@@ -23,6 +23,8 @@ export interface Config {
   tombstoneRetentionSeconds: number;
   /** Serve the OpenAPI document and the interactive docs page. */
   docs: boolean;
+  /** Memory that long task lists being sent may hold at once, all requests together. */
+  replyMemoryBytes: number;
 }
 
 export interface ThrottleConfig {
@@ -78,6 +80,7 @@ export function loadConfig(env: Env = process.env): Config {
     },
     tombstoneRetentionSeconds: read('TOMBSTONE_RETENTION_SECONDS', 30 * 24 * 3600, (raw) => integer(raw, 60, 10 * 365 * 24 * 3600)),
     docs: read('API_DOCS', true, boolean),
+    replyMemoryBytes: read('REPLY_MEMORY_BYTES', 32 * 1024 * 1024, (raw) => integer(raw, 1024 * 1024, 1024 ** 3)),
   };
 
   if (problems.length > 0) {

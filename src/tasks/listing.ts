@@ -3,19 +3,36 @@ import { detail } from '../http/errors.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import { orderingName, reversed, sortKeys, type SortKey } from './ordering.js';
 import type { Pagination, TaskQuery } from './query.js';
-import type { TasksRepository } from './repository.js';
+import type { TaskHead, TasksRepository } from './repository.js';
 import type { Task } from './schemas.js';
+
+/**
+ * The most tasks a reply reads at once. A longer reply is a list of ids, read first in one
+ * statement (so which tasks it holds and their order are those of one moment), then fetched
+ * and sent a batch at a time as the client reads (tasks/stream.ts): however many tasks a user
+ * has, a reply holds at most one batch of them in memory.
+ */
+export const BATCH_SIZE = 50;
+
+/** The ids of the tasks of a reply too long to read at once, in the reply's order. */
+export class DeferredTasks {
+  constructor(readonly ids: number[]) {}
+}
+
+export type Results = Task[] | DeferredTasks;
 
 export interface NumberedPage {
   count: number;
   next: string | null;
   previous: string | null;
-  results: Task[];
 }
 
 export type CursorPage = Omit<NumberedPage, 'count'>;
 
-export type Listing = { kind: 'plain'; tasks: Task[] } | { kind: 'numbered'; page: NumberedPage } | { kind: 'cursor'; page: CursorPage };
+export type Listing =
+  | { kind: 'plain'; results: Results }
+  | { kind: 'numbered'; page: NumberedPage; results: Results }
+  | { kind: 'cursor'; page: CursorPage; results: Results };
 
 /**
  * GET /api/tasks/: without pagination parameters, the plain array the original returns;
@@ -31,14 +48,16 @@ export async function listTasks(
   const keys = sortKeys(ordering);
   if (pagination === undefined) {
     const plain = Object.keys(filters).length === 0 && ordering.length === 0;
-    return { kind: 'plain', tasks: plain ? await tasks.list(ownerId) : await tasks.search(ownerId, filters, keys) };
+    const first = plain ? await tasks.list(ownerId, BATCH_SIZE + 1) : await tasks.search(ownerId, filters, keys, { limit: BATCH_SIZE + 1 });
+    if (first.length <= BATCH_SIZE) return { kind: 'plain', results: first };
+    return { kind: 'plain', results: new DeferredTasks(await tasks.searchIds(ownerId, filters, keys)) };
   }
 
   const link = linkBuilder(request);
   const window: PageWindow = { tasks, ownerId, query, keys, link };
-  if (pagination.kind === 'page') return { kind: 'numbered', page: await numberedPage(window, pagination) };
-  if (pagination.kind === 'offset') return { kind: 'numbered', page: await offsetPage(window, pagination) };
-  return { kind: 'cursor', page: await cursorPage(window, pagination) };
+  if (pagination.kind === 'page') return { kind: 'numbered', ...(await numberedPage(window, pagination)) };
+  if (pagination.kind === 'offset') return { kind: 'numbered', ...(await offsetPage(window, pagination)) };
+  return { kind: 'cursor', ...(await cursorPage(window, pagination)) };
 }
 
 interface PageWindow {
@@ -51,61 +70,85 @@ interface PageWindow {
 
 type PaginationOf<K extends Pagination['kind']> = Extract<Pagination, { kind: K }>;
 
-/** The number of matching tasks, and the slice of them from `offset` on. */
-function countAndSlice({ tasks, ownerId, query, keys }: PageWindow, limit: number, offset: number) {
-  return Promise.all([tasks.count(ownerId, query.filters), tasks.search(ownerId, query.filters, keys, { limit, offset })]);
+/**
+ * The number of matching tasks, and the slice of them from `offset` on: read at once when it
+ * fits a batch, else as ids.
+ */
+async function countAndSlice({ tasks, ownerId, query, keys }: PageWindow, limit: number, offset: number): Promise<[number, Results]> {
+  const { filters } = query;
+  const [count, first] = await Promise.all([
+    tasks.count(ownerId, filters),
+    tasks.search(ownerId, filters, keys, { limit: Math.min(limit, BATCH_SIZE + 1), offset }),
+  ]);
+  if (first.length <= BATCH_SIZE) return [count, first];
+  return [count, new DeferredTasks(await tasks.searchIds(ownerId, filters, keys, { limit, offset }))];
 }
 
-async function numberedPage(window: PageWindow, { page, pageSize }: PaginationOf<'page'>) {
+async function numberedPage(window: PageWindow, { page, pageSize }: PaginationOf<'page'>): Promise<{ page: NumberedPage; results: Results }> {
   const { link } = window;
   const [count, results] = await countAndSlice(window, pageSize, (page - 1) * pageSize);
   // As DRF: an empty first page is a page; any other page past the end is not.
   if (page > 1 && (page - 1) * pageSize >= count) throw detail(404, 'Invalid page.');
   return {
-    count,
-    next: page * pageSize < count ? link({ page: String(page + 1) }) : null,
-    // As DRF, the link to page 1 drops `page`, unless nothing would be left to ask for pages.
-    previous: page === 1 ? null : link({ page: page === 2 && link.has('page_size') ? null : String(page - 1) }),
+    page: {
+      count,
+      next: page * pageSize < count ? link({ page: String(page + 1) }) : null,
+      // As DRF, the link to page 1 drops `page`, unless nothing would be left to ask for pages.
+      previous: page === 1 ? null : link({ page: page === 2 && link.has('page_size') ? null : String(page - 1) }),
+    },
     results,
   };
 }
 
-async function offsetPage(window: PageWindow, { limit, offset }: PaginationOf<'offset'>) {
+async function offsetPage(window: PageWindow, { limit, offset }: PaginationOf<'offset'>): Promise<{ page: NumberedPage; results: Results }> {
   const { link } = window;
   const [count, results] = await countAndSlice(window, limit, offset);
   const previousOffset = offset - limit <= 0 ? null : String(offset - limit);
   return {
-    count,
-    next: offset + limit < count ? link({ limit: String(limit), offset: String(offset + limit) }) : null,
-    previous: offset === 0 ? null : link({ limit: String(limit), offset: previousOffset }),
+    page: {
+      count,
+      next: offset + limit < count ? link({ limit: String(limit), offset: String(offset + limit) }) : null,
+      previous: offset === 0 ? null : link({ limit: String(limit), offset: previousOffset }),
+    },
     results,
   };
 }
 
 /** Positions are key values, not offsets, so inserts and deletions never shift a client's pages. */
-async function cursorPage({ tasks, ownerId, query, keys, link }: PageWindow, { cursor: text, pageSize }: PaginationOf<'cursor'>): Promise<CursorPage> {
+async function cursorPage(
+  { tasks, ownerId, query, keys, link }: PageWindow,
+  { cursor: text, pageSize }: PaginationOf<'cursor'>,
+): Promise<{ page: CursorPage; results: Results }> {
   const name = orderingName(query.ordering);
   const cursor = text === '' ? undefined : decodeCursor(text, name, keys);
   const backwards = cursor?.backwards ?? false;
+  const order = backwards ? reversed(keys) : keys;
+  // One more than the page tells whether there is a next one.
   const window = { limit: pageSize + 1, after: cursor?.values, inclusive: cursor?.inclusive };
-  const fetched = await tasks.search(ownerId, query.filters, backwards ? reversed(keys) : keys, window);
+  let fetched: TaskHead[] = await tasks.search(ownerId, query.filters, order, { ...window, limit: Math.min(window.limit, BATCH_SIZE + 1) });
+  const deferred = fetched.length > BATCH_SIZE && window.limit > BATCH_SIZE + 1;
+  // A long page: its links need only the tasks' keys, so the contents are read as it is sent.
+  if (deferred) fetched = await tasks.searchHeads(ownerId, query.filters, order, window);
   const more = fetched.length > pageSize;
-  const results = fetched.slice(0, pageSize);
-  if (backwards) results.reverse();
+  const heads = fetched.slice(0, pageSize);
+  if (backwards) heads.reverse();
+  const results = deferred ? new DeferredTasks(heads.map((task) => task.id)) : (heads as Task[]);
 
-  if (results.length === 0) {
+  if (heads.length === 0) {
     // Nothing on this side of the position (say, all later tasks were deleted): link back to
     // the other side of the same position, so the client is never stranded.
     const back = cursor ? link({ cursor: encodeCursor({ ...cursor, backwards: !cursor.backwards, inclusive: !cursor.inclusive }) }) : null;
-    return { next: backwards ? back : null, previous: backwards ? null : back, results };
+    return { page: { next: backwards ? back : null, previous: backwards ? null : back }, results };
   }
-  const at = (task: Task, back: boolean) =>
+  const at = (task: TaskHead, back: boolean) =>
     link({ cursor: encodeCursor({ ordering: name, values: keys.map((key) => key.value(task)), backwards: back, inclusive: false }) });
-  const [first, last] = [results[0]!, results.at(-1)!];
+  const [first, last] = [heads[0]!, heads.at(-1)!];
   return {
-    // Forwards, more rows mean a next page; a page reached through a cursor has one before it.
-    next: backwards || more ? at(last, false) : null,
-    previous: backwards ? (more ? at(first, true) : null) : cursor ? at(first, true) : null,
+    page: {
+      // Forwards, more rows mean a next page; a page reached through a cursor has one before it.
+      next: backwards || more ? at(last, false) : null,
+      previous: backwards ? (more ? at(first, true) : null) : cursor ? at(first, true) : null,
+    },
     results,
   };
 }

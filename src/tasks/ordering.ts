@@ -1,7 +1,7 @@
 import { sql, type RawBuilder } from 'kysely';
 import { calendarDate } from '../http/fields.js';
 import { parseTimestamp, type OrderKey } from './query.js';
-import type { Task } from './schemas.js';
+import type { TaskHead } from './repository.js';
 
 /**
  * One key of the SQL ORDER BY. Undated tasks sort last in both directions, so `due_date`
@@ -12,7 +12,7 @@ import type { Task } from './schemas.js';
 export interface SortKey {
   expression: RawBuilder<unknown>;
   descending: boolean;
-  value: (task: Task) => unknown;
+  value: (task: TaskHead) => unknown;
   /** Whether a value read back from a client's cursor can stand for this key. */
   accepts: (value: unknown) => boolean;
 }

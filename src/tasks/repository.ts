@@ -24,7 +24,20 @@ const COLUMNS = [
   'completed_at',
 ] as const;
 
+/** Every column but the description: what a cursor page's links need, small whatever the task. */
+const HEAD_COLUMNS = COLUMNS.filter((column) => column !== 'description');
+
 type TaskRow = Omit<Task, 'completed'> & { completed: boolean | number };
+
+/** Which tasks a long reply holds and in what order, read before their contents (see listing.ts). */
+export type TaskHead = Omit<Task, 'description'>;
+
+export interface TaskWindow {
+  limit?: number;
+  offset?: number;
+  after?: unknown[];
+  inclusive?: boolean;
+}
 
 /** SQLite returns booleans as 0/1. */
 export function toTask(row: TaskRow): Task {
@@ -32,9 +45,20 @@ export function toTask(row: TaskRow): Task {
 }
 
 export function createTasksRepository({ db, prepare }: Database) {
-  // The two statements behind most requests, compiled once. Parameters: owner id[, task id].
+  // The two statements behind most requests, compiled once. Parameters: owner id, then task id
+  // or the most tasks to read.
   const byId = prepare(db.selectFrom('tasks').select(COLUMNS).where('owner_id', '=', 0).where('id', '=', 0));
-  const all = prepare(db.selectFrom('tasks').select(COLUMNS).where('owner_id', '=', 0).orderBy('id'));
+  const firstTasks = prepare(db.selectFrom('tasks').select(COLUMNS).where('owner_id', '=', 0).orderBy('id').limit(0));
+
+  /** The owner's tasks that pass the filters, in the order of `keys`, within the window. */
+  function windowed<O>(query: TaskQueryBuilder<O>, filters: TaskFilters, keys: SortKey[], window: TaskWindow) {
+    query = filtered(query, filters);
+    if (window.after) query = query.where(after(keys, window.after, window.inclusive));
+    for (const key of keys) query = query.orderBy(key.expression, key.descending ? 'desc' : 'asc');
+    if (window.limit !== undefined) query = query.limit(window.limit);
+    if (window.offset) query = query.offset(window.offset);
+    return query;
+  }
 
   return {
     async find(ownerId: number, id: number): Promise<Task | undefined> {
@@ -42,26 +66,37 @@ export function createTasksRepository({ db, prepare }: Database) {
       return row && toTask(row);
     },
 
-    async list(ownerId: number): Promise<Task[]> {
-      return (await all(ownerId)).map(toTask);
+    /** The owner's first tasks by id, at most `limit` of them. */
+    async list(ownerId: number, limit: number): Promise<Task[]> {
+      return (await firstTasks(ownerId, limit)).map(toTask);
     },
 
     /**
      * The owner's tasks that pass the filters, in the order of `keys`, optionally only those
      * after a cursor position, one window at a time.
      */
-    async search(
-      ownerId: number,
-      filters: TaskFilters,
-      keys: SortKey[],
-      window: { limit?: number; offset?: number; after?: unknown[]; inclusive?: boolean } = {},
-    ): Promise<Task[]> {
-      let query = filtered(db.selectFrom('tasks').select(COLUMNS).where('owner_id', '=', ownerId), filters);
-      if (window.after) query = query.where(after(keys, window.after, window.inclusive));
-      for (const key of keys) query = query.orderBy(key.expression, key.descending ? 'desc' : 'asc');
-      if (window.limit !== undefined) query = query.limit(window.limit);
-      if (window.offset) query = query.offset(window.offset);
+    async search(ownerId: number, filters: TaskFilters, keys: SortKey[], window: TaskWindow = {}): Promise<Task[]> {
+      const query = windowed(db.selectFrom('tasks').select(COLUMNS).where('owner_id', '=', ownerId), filters, keys, window);
       return (await query.execute()).map(toTask);
+    },
+
+    /** The ids of the tasks search() would return, without reading the tasks themselves. */
+    async searchIds(ownerId: number, filters: TaskFilters, keys: SortKey[], window: TaskWindow = {}): Promise<number[]> {
+      const query = windowed(db.selectFrom('tasks').select('id').where('owner_id', '=', ownerId), filters, keys, window);
+      return (await query.execute()).map((row) => row.id);
+    },
+
+    /** The tasks search() would return, without their descriptions. */
+    async searchHeads(ownerId: number, filters: TaskFilters, keys: SortKey[], window: TaskWindow = {}): Promise<TaskHead[]> {
+      const query = windowed(db.selectFrom('tasks').select(HEAD_COLUMNS).where('owner_id', '=', ownerId), filters, keys, window);
+      return (await query.execute()).map((row) => ({ ...row, completed: Boolean(row.completed) }));
+    },
+
+    /** The owner's tasks among `ids`, in no particular order; tasks deleted meanwhile are missing. */
+    async findMany(ownerId: number, ids: number[]): Promise<Task[]> {
+      if (ids.length === 0) return [];
+      const rows = await db.selectFrom('tasks').select(COLUMNS).where('owner_id', '=', ownerId).where('id', 'in', ids).execute();
+      return rows.map(toTask);
     },
 
     async count(ownerId: number, filters: TaskFilters): Promise<number> {

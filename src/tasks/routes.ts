@@ -6,17 +6,21 @@ import { conditionMatches, registerEtags } from '../http/conditional.js';
 import { detail, notFound } from '../http/errors.js';
 import { parsePathId } from '../http/fields.js';
 import { completeResource } from '../http/methods.js';
+import { MemoryBudget } from '../http/memory-budget.js';
 import { listTasks } from './listing.js';
 import { parseSince, parseTaskQuery } from './query.js';
 import type { TasksRepository } from './repository.js';
 import * as schemas from './schemas.js';
 import type { Task } from './schemas.js';
+import { streamTasks } from './stream.js';
 import { parseTaskChanges, type WriteMode } from './validate.js';
 
 export interface TaskRoutesOptions {
   tasks: TasksRepository;
   authenticate: onRequestHookHandler;
   tombstoneRetentionSeconds: number;
+  /** Bytes that long list replies may hold at once, all requests together. */
+  replyMemoryBytes: number;
 }
 
 /**
@@ -34,6 +38,7 @@ const changedMeanwhile = () => detail(412, 'Precondition failed: the task has ch
  */
 export async function taskRoutes(app: FastifyInstance, options: TaskRoutesOptions): Promise<void> {
   const { tasks, authenticate, tombstoneRetentionSeconds } = options;
+  const replyMemory = new MemoryBudget(options.replyMemoryBytes);
   const common = { tags: ['tasks'], security: [{ token: [] }] };
   const ownerOf = (request: FastifyRequest) => request.caller!.userId;
   // Every task route requires a caller, its 405 and OPTIONS answers included (401 comes first).
@@ -79,9 +84,26 @@ export async function taskRoutes(app: FastifyInstance, options: TaskRoutesOption
     handler: async (request, reply) => {
       const query = parseTaskQuery(request.query as Record<string, string>);
       const listing = await listTasks(request, tasks, ownerOf(request), query);
-      if (listing.kind === 'plain') return listing.tasks;
+      if (listing.kind === 'plain' && Array.isArray(listing.results)) return listing.results;
+      reply.type('application/json; charset=utf-8');
+      const envelope = listing.kind === 'plain' ? undefined : { ...listing.page, results: [] as Task[] };
       const schema = (listing.kind === 'numbered' ? schemas.NumberedPage : schemas.CursorPage) as object as Record<string, unknown>;
-      return reply.type('application/json; charset=utf-8').send(reply.serializeInput(listing.page as unknown as Record<string, unknown>, schema));
+      const serializeEnvelope = (results: Task[]) => reply.serializeInput({ ...envelope, results }, schema);
+      if (Array.isArray(listing.results)) return reply.send(serializeEnvelope(listing.results));
+      // Too many tasks to hold at once: sent a batch at a time (no ETag: it is known only at the end).
+      if (request.method === 'HEAD') return reply.send('');
+      const empty = envelope === undefined ? '[]' : serializeEnvelope([]);
+      const ownerId = ownerOf(request);
+      return reply.send(
+        streamTasks({
+          ids: listing.results.ids,
+          load: (ids) => tasks.findMany(ownerId, ids),
+          serialize: (batch) => reply.serializeInput(batch as unknown as Record<string, unknown>, schemas.TaskList as object as Record<string, unknown>),
+          prefix: empty.slice(0, empty.lastIndexOf('[') + 1),
+          suffix: empty.slice(empty.lastIndexOf('[') + 1),
+          budget: replyMemory,
+        }),
+      );
     },
   });
 

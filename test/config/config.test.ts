@@ -22,6 +22,7 @@ const DEFAULTS: Config = {
   },
   tombstoneRetentionSeconds: 2592000,
   docs: true,
+  replyMemoryBytes: 33554432,
 };
 
 /** The ConfigError loadConfig throws for `env`; fails the test when it does not throw one. */
@@ -73,6 +74,7 @@ describe('configuration values', () => {
       THROTTLE_REGISTER_ADDRESS: '100/86400',
       TOMBSTONE_RETENTION_SECONDS: '86400',
       API_DOCS: 'off',
+      REPLY_MEMORY_BYTES: '8388608',
     });
     assert.deepEqual(config, {
       port: 9090,
@@ -93,6 +95,7 @@ describe('configuration values', () => {
       },
       tombstoneRetentionSeconds: 86400,
       docs: false,
+      replyMemoryBytes: 8388608,
     } satisfies Config);
   });
 

@@ -49,7 +49,7 @@ describe(`[${dialectName}] stored values`, () => {
     await database.db.insertInto('tasks').values(written).execute();
 
     const tasks = createTasksRepository(database);
-    const listed = await tasks.list(ownerId);
+    const listed = await tasks.list(ownerId, 1000);
     assert.deepEqual(
       listed.map(({ title, due_date, completed, created_at, updated_at, completed_at }) => ({
         title, due_date, completed, created_at, updated_at, completed_at,
@@ -71,10 +71,10 @@ describe(`[${dialectName}] stored values`, () => {
     const tasks = createTasksRepository(database);
     const done = await tasks.create(ownerId, { title: 'done', completed: true }, now());
     const open = await tasks.create(ownerId, { title: 'open' }, now());
-    for (const task of [done, open, ...(await tasks.list(ownerId)), (await tasks.find(ownerId, done.id))!]) {
+    for (const task of [done, open, ...(await tasks.list(ownerId, 1000)), (await tasks.find(ownerId, done.id))!]) {
       assert.equal(typeof task.completed, 'boolean', JSON.stringify(task));
     }
-    assert.deepEqual((await tasks.list(ownerId)).map((task) => task.completed), [true, false]);
+    assert.deepEqual((await tasks.list(ownerId, 1000)).map((task) => task.completed), [true, false]);
   });
 
   test('when a user row is read back, then its timestamps are in the stored form and a null stays null', async (t) => {
@@ -213,7 +213,7 @@ describe(`[${dialectName}] prepared statements`, () => {
       assert.deepEqual(await distinct(n), [{ title: 'only', n }]);
     }
     assert.deepEqual(await early(ownerId), [{ title: 'only' }]);
-    assert.deepEqual(await createTasksRepository(database).list(ownerId).then((rows) => rows.map((row) => row.title)), ['only']);
+    assert.deepEqual(await createTasksRepository(database).list(ownerId, 1000).then((rows) => rows.map((row) => row.title)), ['only']);
   });
 });
 
