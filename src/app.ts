@@ -62,7 +62,7 @@ export async function buildApp({ config, database, redis, throttleNamespace }: A
 
   const accounts = createAccountsRepository(database);
   const authenticate = createAuthenticate(accounts, config.tokenLifetimeSeconds);
-  const throttle = await createThrottle(app, config.throttle, redis, throttleNamespace);
+  const throttle = createThrottle(config.throttle, redis, throttleNamespace);
 
   await app.register(rootRoutes, { docs: config.docs });
   await app.register(accountRoutes, { accounts, authenticate, throttle, tokenLifetimeSeconds: config.tokenLifetimeSeconds });

@@ -27,9 +27,15 @@ export interface Config {
   replyMemoryBytes: number;
 }
 
+/** Password guesses and sign-ups allowed; see "Brute-force protection" in the README. */
 export interface ThrottleConfig {
+  /** Failed logins per username from one client address. */
   loginPerUsername: RateLimit;
+  /** Failed logins per username from all addresses but those its owner recently logged in from. */
+  loginPerUsernameTotal: RateLimit;
+  /** Failed logins per client address, whatever the usernames. */
   loginPerAddress: RateLimit;
+  /** Sign-up attempts per client address. */
   registerPerAddress: RateLimit;
 }
 
@@ -75,6 +81,7 @@ export function loadConfig(env: Env = process.env): Config {
     tokenLifetimeSeconds: read('TOKEN_LIFETIME_SECONDS', 30 * 24 * 3600, (raw) => integer(raw, 60, 10 * 365 * 24 * 3600)),
     throttle: {
       loginPerUsername: read('THROTTLE_LOGIN_USERNAME', { max: 5, windowSeconds: 300 }, rate),
+      loginPerUsernameTotal: read('THROTTLE_LOGIN_USERNAME_TOTAL', { max: 100, windowSeconds: 3600 }, rate),
       loginPerAddress: read('THROTTLE_LOGIN_ADDRESS', { max: 10, windowSeconds: 60 }, rate),
       registerPerAddress: read('THROTTLE_REGISTER_ADDRESS', { max: 20, windowSeconds: 60 }, rate),
     },

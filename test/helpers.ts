@@ -27,6 +27,7 @@ export interface TestApp {
 /** Generous limits so tests that fail logins on purpose are not throttled unless they ask. */
 const TEST_THROTTLE = {
   loginPerUsername: { max: 1000, windowSeconds: 60 },
+  loginPerUsernameTotal: { max: 1000, windowSeconds: 60 },
   loginPerAddress: { max: 1000, windowSeconds: 60 },
   registerPerAddress: { max: 1000, windowSeconds: 60 },
 };

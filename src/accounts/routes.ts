@@ -11,16 +11,21 @@ import type { AccountsRepository } from './repository.js';
 import * as schemas from './schemas.js';
 import { generateToken, tokenDigest } from './tokens.js';
 import { USERNAME_TAKEN, parseCredentials, parseEmail, parsePassword, parseRegistration, requiredFields } from './validation.js';
-import type { LoginThrottle } from './throttle.js';
+import type { Throttle } from './throttle.js';
 
 export interface AccountRoutesOptions {
   accounts: AccountsRepository;
   authenticate: onRequestHookHandler;
-  throttle: LoginThrottle;
+  throttle: Throttle;
   tokenLifetimeSeconds: number;
 }
 
 const INVALID_CREDENTIALS = 'Unable to log in with provided credentials.';
+/**
+ * Usernames have at most 150 characters. A login name of more UTF-16 units than this (room for
+ * every character typed in its longest decomposed form) cannot normalize to any of them.
+ */
+const LONGEST_LOGIN_USERNAME = 150 * 4 * 2;
 const INVALID_PASSWORD = 'Invalid password.';
 const TAG = { tags: ['accounts'] };
 const SECURED = { ...TAG, security: [{ token: [] }] };
@@ -53,15 +58,21 @@ export async function accountRoutes(app: FastifyInstance, options: AccountRoutes
     schema: { ...TAG, summary: 'Log in: a new session token', body: schemas.LoginBody, response: { 200: schemas.TokenReply } },
     handler: async (request) => {
       const { username, password } = parseCredentials(await readBody(request));
-      await throttle.checkUsername(request, username);
+      if (username.length > LONGEST_LOGIN_USERNAME) {
+        // No account has such a name: refuse it without normalizing, hashing or looking it up.
+        await throttle.reserveAddressGuess(request);
+        throw nonFieldError(INVALID_CREDENTIALS);
+      }
+      const guess = await throttle.reserveGuess(request, username);
       const user = await accounts.findCredentials(username);
       if (user === undefined) {
         // Same work as a real check, so timing does not reveal which usernames exist.
         await verifyAgainstDummy(password);
-        return loginFailed(request, username);
+        throw nonFieldError(INVALID_CREDENTIALS);
       }
       const verification = await verifyPassword(user.password, password);
-      if (!verification.valid || !user.is_active) return loginFailed(request, username);
+      if (!verification.valid || !user.is_active) throw nonFieldError(INVALID_CREDENTIALS);
+      await guess.succeeded();
       if (verification.needsRehash) await accounts.setPasswordHash(user.id, await hashPassword(password));
 
       const token = generateToken();
@@ -78,11 +89,6 @@ export async function accountRoutes(app: FastifyInstance, options: AccountRoutes
     },
   });
   completeResource(app, { url: '/api/login/', name: 'Login', description: 'Exchange credentials for a token.', methods: ['POST'] });
-
-  async function loginFailed(request: FastifyRequest, username: string): Promise<never> {
-    await throttle.recordFailure(request, username);
-    throw nonFieldError(INVALID_CREDENTIALS);
-  }
 
   // Everything below needs a caller, its 405 and OPTIONS answers included (401 comes first).
   await app.register(async (secured) => {
@@ -186,12 +192,10 @@ export async function accountRoutes(app: FastifyInstance, options: AccountRoutes
   async function requireCurrentPassword(request: FastifyRequest, password: string) {
     const account = await accounts.findCredentialsById(callerOf(request).userId);
     if (account === undefined) throw notFound();
-    await throttle.checkUsername(request, account.username);
+    const guess = await throttle.reserveGuess(request, account.username);
     const verification = await verifyPassword(account.password, password);
-    if (!verification.valid) {
-      await throttle.recordFailure(request, account.username);
-      throw validation({ current_password: [INVALID_PASSWORD] });
-    }
+    if (!verification.valid) throw validation({ current_password: [INVALID_PASSWORD] });
+    await guess.succeeded();
     return account;
   }
 }

@@ -1,100 +1,177 @@
 import { hash } from 'node:crypto';
-import rateLimit, { normalizeIP } from '@fastify/rate-limit';
-import type { FastifyInstance, FastifyRequest, onRequestHookHandler } from 'fastify';
+import type { FastifyRequest, onRequestHookHandler } from 'fastify';
 import type { Redis } from 'ioredis';
-import type { ThrottleConfig } from '../config.js';
+import ipaddr from 'ipaddr.js';
+import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import type { RateLimit, ThrottleConfig } from '../config.js';
 import { ApiError } from '../http/errors.js';
 import { usernameKey } from './repository.js';
 
 /**
- * Brute-force protection, counted by @fastify/rate-limit (in memory, or in Redis so that the
- * limits hold across processes): failed logins per username and per client address, and
- * sign-ups per address. Successful logins are not counted.
+ * Brute-force protection (see "Brute-force protection" in the README). A password guess takes
+ * its place in every counter that applies before the password is checked, so no number of
+ * requests in parallel gets more guesses evaluated than the limits allow:
+ * - per client address, across usernames;
+ * - per username and address, so that guesses from elsewhere cannot lock the owner out;
+ * - per username across all addresses, a higher ceiling on the total rate of guesses at one
+ *   account, which does not apply from an address the owner has recently logged in from.
+ * Sign-ups are counted per address. Counters live in this process, or in Redis so that they
+ * hold across processes.
  */
-export interface LoginThrottle {
+export interface Throttle {
   /** Counts every sign-up attempt from the client's address. */
   registration: onRequestHookHandler;
-  /** Refuses a login from an address that has failed too often, before any work is done. */
+  /** Refuses a login from an address that has used up its guesses, before any work is done. */
   loginByAddress: onRequestHookHandler;
-  /** Refuses a login for a username that has failed too often. */
-  checkUsername(request: FastifyRequest, username: string): Promise<void>;
-  recordFailure(request: FastifyRequest, username: string): Promise<void>;
+  /** Reserves a guess at `username`'s password, or refuses it with 429. */
+  reserveGuess(request: FastifyRequest, username: string): Promise<Guess>;
+  /** Reserves a guess that can match no account: only the address's counter applies. */
+  reserveAddressGuess(request: FastifyRequest): Promise<void>;
 }
 
-export async function createThrottle(
-  app: FastifyInstance,
-  limits: ThrottleConfig,
-  redis: Redis | undefined,
-  nameSpace = 'task-tracker:throttle:',
-): Promise<LoginThrottle> {
-  await app.register(rateLimit, {
-    global: false,
-    redis,
-    nameSpace,
-    // A broken Redis must not lock everyone out of their accounts.
-    skipOnError: true,
-    errorResponseBuilder: (_request, context) => throttled(Math.ceil(context.ttl / 1000)),
-  });
+/** A reserved guess stays counted as a failure unless it turns out to be right. */
+export interface Guess {
+  /** The password was right: the guess is refunded and the address remembered as the owner's. */
+  succeeded(): Promise<void>;
+}
 
-  const usernames = new WeakMap<FastifyRequest, string>();
-  const limiter = (name: string, limit: { max: number; windowSeconds: number }, key: (r: FastifyRequest) => string) =>
-    app.createRateLimit({
-      max: limit.max,
-      timeWindow: limit.windowSeconds * 1000,
-      keyGenerator: (request) => `${name}:${key(request)}`,
-      skipOnError: true,
-    });
-  const failuresByAddress = limiter('login-address', limits.loginPerAddress, clientAddress);
-  const failuresByUsername = limiter('login-username', limits.loginPerUsername, (request) => usernames.get(request)!);
+/** The namespace of the counters in Redis; every key is `<namespace><kind>:<digest>`. */
+export const DEFAULT_THROTTLE_NAMESPACE = 'task-tracker:throttle:';
 
-  async function refuseWhenSpent(check: typeof failuresByAddress, request: FastifyRequest): Promise<void> {
-    const state = await check(request, { increment: false });
-    if (!state.isAllowed && state.remaining <= 0 && state.ttl > 0) {
-      throw throttled(state.ttlInSeconds);
-    }
-  }
+/**
+ * How long an address the owner logged in from stays exempt from the ceiling across addresses:
+ * three weeks covers the places someone logs in from regularly. (The in-memory store expires
+ * a key with a timer, and Node's timers cannot wait longer than 24.8 days.)
+ */
+const KNOWN_ADDRESS_SECONDS = 21 * 24 * 3600;
+
+/** A place taken in one counter, and when that counter's window ends. */
+interface Place {
+  counter: RateLimiterAbstract;
+  key: string;
+  windowEndsAt: number;
+}
+
+export function createThrottle(limits: ThrottleConfig, redis: Redis | undefined, namespace = DEFAULT_THROTTLE_NAMESPACE): Throttle {
+  const counter = (kind: string, limit: RateLimit): RateLimiterAbstract => {
+    const options = { keyPrefix: `${namespace}${kind}`, points: limit.max, duration: limit.windowSeconds };
+    // Timed keys in a plain map: nothing but the end of its window removes a counter.
+    const memory = new RateLimiterMemory(options);
+    if (redis === undefined) return memory;
+    // While Redis is unreachable each process counts on its own: the limits stay in force
+    // (per process) rather than being lifted, and nobody is locked out by the outage.
+    return new RateLimiterRedis({ ...options, storeClient: redis, rejectIfRedisNotReady: true, insuranceLimiter: memory });
+  };
+  const registrations = counter('register-address', limits.registerPerAddress);
+  const guessesByAddress = counter('login-address', limits.loginPerAddress);
+  const guessesByUsernameAndAddress = counter('login-username-address', limits.loginPerUsername);
+  const guessesByUsername = counter('login-username', limits.loginPerUsernameTotal);
+  const ownersAddresses = counter('known-address', { max: 1, windowSeconds: KNOWN_ADDRESS_SECONDS });
 
   return {
-    registration: app.rateLimit({
-      max: limits.registerPerAddress.max,
-      timeWindow: limits.registerPerAddress.windowSeconds * 1000,
-      keyGenerator: (request) => `register-address:${clientAddress(request)}`,
-    }) as onRequestHookHandler,
-
-    loginByAddress: async (request) => refuseWhenSpent(failuresByAddress, request),
-
-    async checkUsername(request, username) {
-      usernames.set(request, counterKey(username));
-      await refuseWhenSpent(failuresByUsername, request);
+    registration: async (request) => {
+      await reserve([{ counter: registrations, key: addressKey(request) }]);
     },
 
-    async recordFailure(request, username) {
-      usernames.set(request, counterKey(username));
-      await Promise.all([failuresByAddress(request), failuresByUsername(request)]);
+    loginByAddress: async (request) => {
+      const state = await guessesByAddress.get(addressKey(request));
+      if (state !== null && state.consumedPoints >= limits.loginPerAddress.max && state.msBeforeNext > 0) {
+        throw throttled(state.msBeforeNext);
+      }
+    },
+
+    async reserveGuess(request, username) {
+      const address = addressKey(request);
+      const pair = digest(JSON.stringify([usernameKey(username), clientAddress(request)]));
+      const wanted = [
+        { counter: guessesByAddress, key: address },
+        { counter: guessesByUsernameAndAddress, key: pair },
+      ];
+      if ((await ownersAddresses.get(pair)) === null) {
+        wanted.push({ counter: guessesByUsername, key: digest(usernameKey(username)) });
+      }
+      const places = await reserve(wanted);
+      return {
+        async succeeded() {
+          // Successful logins are not counted, and the owner's earlier slips from here are forgiven.
+          await Promise.all([
+            ...places.filter((place) => place.counter !== guessesByUsernameAndAddress).map(refund),
+            guessesByUsernameAndAddress.delete(pair),
+            ownersAddresses.set(pair, 1, KNOWN_ADDRESS_SECONDS),
+          ]);
+        },
+      };
+    },
+
+    async reserveAddressGuess(request) {
+      await reserve([{ counter: guessesByAddress, key: addressKey(request) }]);
     },
   };
 }
 
 /**
- * The client's address as the library's default key has it: an IPv6 client is counted by its
- * /64, which one subscriber typically holds whole, so stepping through it gains nothing.
+ * Takes a place in each counter in turn. Each step is atomic in its store, so however many
+ * requests run at once, no more than a counter's limit ever hold a place in it. A refused
+ * request gives back every place it took, the refused one included, and counts nowhere.
  */
-function clientAddress(request: FastifyRequest): string {
-  return normalizeIP(request.ip);
+async function reserve(wanted: { counter: RateLimiterAbstract; key: string }[]): Promise<Place[]> {
+  const taken: Place[] = [];
+  for (const { counter, key } of wanted) {
+    try {
+      const state = await counter.consume(key);
+      taken.push({ counter, key, windowEndsAt: Date.now() + state.msBeforeNext });
+    } catch (error) {
+      if (!(error instanceof RateLimiterRes)) throw error;
+      taken.push({ counter, key, windowEndsAt: Date.now() + error.msBeforeNext });
+      await Promise.all(taken.map(refund));
+      throw throttled(error.msBeforeNext);
+    }
+  }
+  return taken;
+}
+
+/** Margin for the clocks of this process and Redis, and for a round trip to Redis. */
+const WINDOW_MARGIN_MS = 250;
+
+/**
+ * Gives a place back, but only to the window it was taken in and not in that window's last
+ * moments: a refund that landed in a fresh window would be a credit there, one guess more
+ * than its limit.
+ */
+async function refund(place: Place): Promise<void> {
+  const state = await place.counter.get(place.key);
+  if (state === null || state.consumedPoints <= 0 || state.msBeforeNext < WINDOW_MARGIN_MS) return;
+  if (Math.abs(Date.now() + state.msBeforeNext - place.windowEndsAt) > WINDOW_MARGIN_MS) return;
+  await place.counter.reward(place.key);
 }
 
 /**
- * Counts attempts on `Alice` and `alice` together (one account), under a fixed-size key: the
- * login form takes usernames of any length, and a megabyte-long one must not become a
- * megabyte-long counter key. Usernames are not kept in clear in Redis either.
+ * The client's address; an IPv6 client is counted by its /64, which one subscriber typically
+ * holds whole, so stepping through it gains nothing.
  */
-function counterKey(username: string): string {
-  return hash('sha256', usernameKey(username), 'base64url');
+function clientAddress(request: FastifyRequest): string {
+  if (!ipaddr.isValid(request.ip)) return request.ip;
+  const address = ipaddr.process(request.ip);
+  if (address.kind() === 'ipv4') return address.toString();
+  const parts = (address as ipaddr.IPv6).parts;
+  return `${new ipaddr.IPv6([...parts.slice(0, 4), 0, 0, 0, 0]).toString()}/64`;
+}
+
+function addressKey(request: FastifyRequest): string {
+  return digest(clientAddress(request));
+}
+
+/**
+ * Counter keys have a fixed size whatever the username's length, and keep neither usernames
+ * nor addresses in clear in Redis.
+ */
+function digest(text: string): string {
+  return hash('sha256', text, 'base64url');
 }
 
 /** DRF's throttling reply. */
-export function throttled(seconds: number): ApiError {
-  const wait = Math.max(1, seconds);
+function throttled(msBeforeNext: number): ApiError {
+  const wait = Math.max(1, Math.ceil(msBeforeNext / 1000));
   return new ApiError(
     429,
     { detail: `Request was throttled. Expected available in ${wait} second${wait === 1 ? '' : 's'}.` },

@@ -1,32 +1,27 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { Redis } from 'ioredis';
 import { buildApp } from '../../src/app.js';
 import { ConfigError, loadConfig, type ThrottleConfig } from '../../src/config.js';
 import type { Database } from '../../src/db/database.js';
-import { buildTestApp, createUser, dialectName, openTestDatabase, uniqueUsername } from '../helpers.js';
+import { DEFAULT_THROTTLE_NAMESPACE } from '../../src/accounts/throttle.js';
+import { usernameKey } from '../../src/accounts/repository.js';
+import { buildTestApp, createUser, dialectName, formBody, multipartBody, openTestDatabase, uniqueUsername } from '../helpers.js';
 import { CREDENTIALS_REFUSED, postLogin, storedSessions, storedUser } from './support.js';
-
-const REDIS_URL = 'redis://127.0.0.1:6379';
-const GENEROUS = { max: 1000, windowSeconds: 60 };
-
-function limits(overrides: Partial<ThrottleConfig>): ThrottleConfig {
-  return { loginPerUsername: GENEROUS, loginPerAddress: GENEROUS, registerPerAddress: GENEROUS, ...overrides };
-}
+import { REDIS_URL, assertThrottled, dropNamespace, limits, uniqueNamespace } from './throttle-support.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/**
+ * Windows in these tests are a few seconds: long enough for the requests that fill them on a
+ * busy machine, and then waited out by the Retry-After the refusal gave.
+ */
+const WINDOW = 8;
+const waitOut = (refused: LightMyRequestResponse) => sleep(Number(refused.headers['retry-after']) * 1000 + 100);
 
-/** The reply is DRF's throttling answer, and its Retry-After agrees with the body. */
-function assertThrottled(reply: LightMyRequestResponse, windowSeconds: number): void {
-  assert.equal(reply.statusCode, 429, reply.body);
-  const wait = Number(reply.headers['retry-after']);
-  assert.ok(Number.isInteger(wait) && wait >= 1 && wait <= windowSeconds, `Retry-After ${reply.headers['retry-after']}`);
-  assert.deepEqual(reply.json(), {
-    detail: `Request was throttled. Expected available in ${wait} second${wait === 1 ? '' : 's'}.`,
-  });
-}
+const digest = (text: string) => hash('sha256', text, 'base64url');
+const randomAddress = () => `10.${randomBytes(3).join('.')}`;
 
 const register = (app: FastifyInstance, username: string, remoteAddress?: string) =>
   app.inject({ method: 'POST', url: '/api/register/', payload: { username, password: 'a decent passphrase' }, remoteAddress });
@@ -53,7 +48,7 @@ async function usernamesStored(usernames: string[]): Promise<string[]> {
 }
 
 /** An app whose throttle counters live in Redis under `namespace`, on a shared database. */
-async function buildRedisApp(t: TestContext, namespace: string, throttle: ThrottleConfig) {
+async function buildRedisApp(t: TestContext, namespace: string | undefined, throttle: ThrottleConfig) {
   const redis = new Redis(REDIS_URL, { lazyConnect: true });
   await redis.connect();
   const config = { ...loadConfig({ LOG_LEVEL: 'silent' }), throttle };
@@ -63,13 +58,6 @@ async function buildRedisApp(t: TestContext, namespace: string, throttle: Thrott
     redis.disconnect();
   });
   return { app, redis };
-}
-
-async function dropNamespace(namespace: string): Promise<void> {
-  const redis = new Redis(REDIS_URL);
-  const keys = await redis.keys(`${namespace}*`);
-  if (keys.length > 0) await redis.del(...keys);
-  redis.disconnect();
 }
 
 describe(`[${dialectName}] throttling`, { concurrency: true }, () => {
@@ -106,16 +94,21 @@ describe(`[${dialectName}] throttling`, { concurrency: true }, () => {
       const realReply = await postLogin(app, user.username, 'wrong password');
       assertThrottled(ghostReply, 60);
       assertThrottled(realReply, 60);
-      assert.equal(ghostReply.body, realReply.body);
+      // The same reply but for the seconds left, which depend on when each window began.
+      const shape = (body: string) => body.replace(/\d+ seconds?/, 'N seconds');
+      assert.equal(shape(ghostReply.body), shape(realReply.body));
     });
 
     test('when the window has passed, then the username may log in again', async (t) => {
-      const { app } = await buildThrottledApp(t, limits({ loginPerUsername: { max: 2, windowSeconds: 2 } }));
+      const { app } = await buildThrottledApp(t, limits({ loginPerUsername: { max: 2, windowSeconds: WINDOW } }));
       const user = await createUser(app);
-      for (let i = 0; i < 2; i++) assert.equal((await postLogin(app, user.username, 'wrong password')).statusCode, 400);
-      assertThrottled(await postLogin(app, user.username, user.password), 2);
-      await sleep(2100);
-      assert.equal((await postLogin(app, user.username, user.password)).statusCode, 200);
+      // From an address of its own, so that the window begins with the first failure.
+      const from = { remoteAddress: randomAddress() };
+      for (let i = 0; i < 2; i++) assert.equal((await postLogin(app, user.username, 'wrong password', from)).statusCode, 400);
+      const refused = await postLogin(app, user.username, user.password, from);
+      assertThrottled(refused, WINDOW);
+      await waitOut(refused);
+      assert.equal((await postLogin(app, user.username, user.password, from)).statusCode, 200);
     });
 
     test('when logins succeed, then they are not counted as failures', async (t) => {
@@ -181,60 +174,121 @@ describe(`[${dialectName}] throttling`, { concurrency: true }, () => {
     });
 
     test('when the address window has passed, then the address may log in again', async (t) => {
-      const { app } = await buildThrottledApp(t, limits({ loginPerAddress: { max: 2, windowSeconds: 2 } }));
+      const { app } = await buildThrottledApp(t, limits({ loginPerAddress: { max: 2, windowSeconds: WINDOW } }));
       const user = await createUser(app);
-      for (let i = 0; i < 2; i++) assert.equal((await postLogin(app, user.username, 'wrong password')).statusCode, 400);
-      assertThrottled(await postLogin(app, user.username, user.password), 2);
-      await sleep(2100);
-      assert.equal((await postLogin(app, user.username, user.password)).statusCode, 200);
+      // From an address of its own, so that the window begins with the first failure.
+      const from = { remoteAddress: randomAddress() };
+      for (let i = 0; i < 2; i++) assert.equal((await postLogin(app, user.username, 'wrong password', from)).statusCode, 400);
+      const refused = await postLogin(app, user.username, user.password, from);
+      assertThrottled(refused, WINDOW);
+      await waitOut(refused);
+      assert.equal((await postLogin(app, user.username, user.password, from)).statusCode, 200);
     });
   });
 
   describe('registration per address', { concurrency: true }, () => {
     test('when one address signs up too often, then it is refused with 429, nothing is created, and other addresses still sign up', async (t) => {
-      const { app } = await buildThrottledApp(t, limits({ registerPerAddress: { max: 2, windowSeconds: 2 } }));
+      const { app } = await buildThrottledApp(t, limits({ registerPerAddress: { max: 2, windowSeconds: WINDOW } }));
       const acceptedName = uniqueUsername();
       assert.equal((await register(app, acceptedName, '192.0.2.1')).statusCode, 201);
       // Failed sign-ups count too: the limit is on attempts.
       const invalid = await app.inject({ method: 'POST', url: '/api/register/', payload: {}, remoteAddress: '192.0.2.1' });
       assert.equal(invalid.statusCode, 400);
       const refusedName = uniqueUsername();
-      assertThrottled(await register(app, refusedName, '192.0.2.1'), 2);
+      const refused = await register(app, refusedName, '192.0.2.1');
+      assertThrottled(refused, WINDOW);
       assert.deepEqual(await usernamesStored([acceptedName, refusedName]), [acceptedName]);
 
       assert.equal((await register(app, uniqueUsername(), '192.0.2.99')).statusCode, 201);
       // An IPv6 client is one address per /64.
       assert.equal((await register(app, uniqueUsername(), '2001:db8:5::1')).statusCode, 201);
       assert.equal((await register(app, uniqueUsername(), '2001:db8:5::2')).statusCode, 201);
-      assertThrottled(await register(app, uniqueUsername(), '2001:db8:5:0:abcd::3'), 2);
-      await sleep(2100);
+      assertThrottled(await register(app, uniqueUsername(), '2001:db8:5:0:abcd::3'), WINDOW);
+      await waitOut(refused);
       assert.equal((await register(app, refusedName, '192.0.2.1')).statusCode, 201);
+    });
+  });
+
+  describe('login names no account can have', { concurrency: true }, () => {
+    const MEGABYTE = 1_000_000;
+    // Each under the body limit: a form percent-encodes a character in up to 9 bytes.
+    const bodies = (username: string) => [
+      { payload: { username, password: 'any password' } },
+      formBody({ username: username.slice(0, MEGABYTE / 10), password: 'any password' }),
+      multipartBody({ username: username.slice(0, MEGABYTE / 4), password: 'any password' }),
+    ];
+
+    for (const [name, username] of [
+      ['letters', 'a'.repeat(MEGABYTE)],
+      ['digits, as a string', '7'.repeat(MEGABYTE)],
+      ['letters that normalization changes', 'ﬀ'.repeat(MEGABYTE / 4)],
+      ['accented letters', 'É'.repeat(MEGABYTE / 2)],
+    ] as const) {
+      test(`when a login name of a megabyte of ${name} is sent, then it is refused as failed credentials, counted against the address only`, async (t) => {
+        const namespace = uniqueNamespace();
+        t.after(() => dropNamespace(namespace));
+        const { app, redis } = await buildRedisApp(t, namespace, limits({ loginPerAddress: { max: 3, windowSeconds: 60 } }));
+        const user = await createUser(app);
+        const address = randomAddress();
+        const keysBefore = await redis.keys(`${namespace}*`);
+        for (const body of bodies(username)) {
+          const reply = await app.inject({ method: 'POST', url: '/api/login/', remoteAddress: address, ...body });
+          assert.equal(reply.statusCode, 400, reply.body);
+          assert.deepEqual(reply.json(), CREDENTIALS_REFUSED);
+        }
+        // The name was neither normalized nor hashed into a counter of its own.
+        const keysAdded = (await redis.keys(`${namespace}*`)).filter((key) => !keysBefore.includes(key));
+        assert.deepEqual(keysAdded, [`${namespace}login-address:${digest(address)}`]);
+        assertThrottled(await postLogin(app, user.username, user.password, { remoteAddress: address }), 60);
+        assert.equal((await postLogin(app, user.username, user.password, { remoteAddress: randomAddress() })).statusCode, 200);
+      });
+    }
+
+    test('when a login name is longer than any username but short, then it is refused as failed credentials like any unknown name', async (t) => {
+      const { app } = await buildThrottledApp(t, limits({ loginPerAddress: { max: 2, windowSeconds: 60 } }));
+      const user = await createUser(app);
+      const address = randomAddress();
+      for (const username of [`${user.username}${'x'.repeat(150)}`, 'é'.repeat(151)]) {
+        const reply = await postLogin(app, username, user.password, { remoteAddress: address });
+        assert.equal(reply.statusCode, 400, reply.body);
+        assert.deepEqual(reply.json(), CREDENTIALS_REFUSED);
+      }
+      assertThrottled(await postLogin(app, user.username, user.password, { remoteAddress: address }), 60);
     });
   });
 
   describe('settings', { concurrency: true }, () => {
     test('when the throttle variables are set, then they are read as MAX/SECONDS', () => {
-      const config = loadConfig({ THROTTLE_LOGIN_USERNAME: '3/120', THROTTLE_LOGIN_ADDRESS: ' 7 / 30 ', THROTTLE_REGISTER_ADDRESS: '2/1' });
+      const config = loadConfig({
+        THROTTLE_LOGIN_USERNAME: '3/120',
+        THROTTLE_LOGIN_USERNAME_TOTAL: '40/1800',
+        THROTTLE_LOGIN_ADDRESS: ' 7 / 30 ',
+        THROTTLE_REGISTER_ADDRESS: '2/1',
+      });
       assert.deepEqual(config.throttle, {
         loginPerUsername: { max: 3, windowSeconds: 120 },
+        loginPerUsernameTotal: { max: 40, windowSeconds: 1800 },
         loginPerAddress: { max: 7, windowSeconds: 30 },
         registerPerAddress: { max: 2, windowSeconds: 1 },
       });
     });
 
-    test("when no throttle variables are set, then django-allauth's defaults apply", () => {
+    test("when no throttle variables are set, then django-allauth's defaults apply, with a ceiling of 100 an hour across addresses", () => {
       assert.deepEqual(loadConfig({}).throttle, {
         loginPerUsername: { max: 5, windowSeconds: 300 },
+        loginPerUsernameTotal: { max: 100, windowSeconds: 3600 },
         loginPerAddress: { max: 10, windowSeconds: 60 },
         registerPerAddress: { max: 20, windowSeconds: 60 },
       });
     });
 
     test('when a throttle variable is malformed, then start-up stops naming it', () => {
-      for (const value of ['5', '5/0', '0/60', 'five/60', '5/60/1', '-1/60']) {
-        assert.throws(() => loadConfig({ THROTTLE_LOGIN_USERNAME: value }), (error: unknown) => {
-          return error instanceof ConfigError && error.message.includes('THROTTLE_LOGIN_USERNAME');
-        }, value);
+      for (const name of ['THROTTLE_LOGIN_USERNAME', 'THROTTLE_LOGIN_USERNAME_TOTAL']) {
+        for (const value of ['5', '5/0', '0/60', 'five/60', '5/60/1', '-1/60']) {
+          assert.throws(() => loadConfig({ [name]: value }), (error: unknown) => {
+            return error instanceof ConfigError && error.message.includes(`${name}=`);
+          }, `${name}=${value}`);
+        }
       }
     });
 
@@ -249,7 +303,7 @@ describe(`[${dialectName}] throttling`, { concurrency: true }, () => {
 
   describe('shared through Redis', { concurrency: true }, () => {
     test('when a username is throttled through one process, then another process sharing Redis refuses it too', async (t) => {
-      const namespace = `tt-test:${randomBytes(6).toString('hex')}:`;
+      const namespace = uniqueNamespace();
       t.after(() => dropNamespace(namespace));
       const throttle = limits({ loginPerUsername: { max: 3, windowSeconds: 60 } });
       const first = await buildRedisApp(t, namespace, throttle);
@@ -275,36 +329,83 @@ describe(`[${dialectName}] throttling`, { concurrency: true }, () => {
     });
 
     test('when an address signs up too often through one process, then another process sharing Redis refuses it', async (t) => {
-      const namespace = `tt-test:${randomBytes(6).toString('hex')}:`;
+      const namespace = uniqueNamespace();
       t.after(() => dropNamespace(namespace));
-      const throttle = limits({ registerPerAddress: { max: 2, windowSeconds: 2 } });
+      const throttle = limits({ registerPerAddress: { max: 2, windowSeconds: WINDOW } });
       const first = await buildRedisApp(t, namespace, throttle);
       const second = await buildRedisApp(t, namespace, throttle);
 
       const names = [uniqueUsername(), uniqueUsername(), uniqueUsername()];
       assert.equal((await register(first.app, names[0]!, '192.0.2.5')).statusCode, 201);
       assert.equal((await register(first.app, names[1]!, '192.0.2.5')).statusCode, 201);
-      assertThrottled(await register(second.app, names[2]!, '192.0.2.5'), 2);
+      const refused = await register(second.app, names[2]!, '192.0.2.5');
+      assertThrottled(refused, WINDOW);
       assert.deepEqual(await usernamesStored(names), names.slice(0, 2));
 
       // Redis expires the counter with the window.
-      await sleep(2100);
+      await waitOut(refused);
       assert.equal((await register(second.app, uniqueUsername(), '192.0.2.5')).statusCode, 201);
     });
 
-    test('when Redis is unreachable, then logins and sign-ups still work instead of locking everyone out', async (t) => {
+    for (const namespace of [DEFAULT_THROTTLE_NAMESPACE, uniqueNamespace()]) {
+      test(`when counters are kept under ${namespace === DEFAULT_THROTTLE_NAMESPACE ? 'the default' : 'a chosen'} namespace, then each key is the namespace, a readable kind and a digest`, async (t) => {
+        const chosen = namespace === DEFAULT_THROTTLE_NAMESPACE ? undefined : namespace;
+        const { app, redis } = await buildRedisApp(t, chosen, limits({}));
+        const username = uniqueUsername('Keys');
+        const address = randomAddress();
+        const pair = digest(JSON.stringify([usernameKey(username), address]));
+        const expected = {
+          registration: `${namespace}register-address:${digest(address)}`,
+          address: `${namespace}login-address:${digest(address)}`,
+          pair: `${namespace}login-username-address:${pair}`,
+          username: `${namespace}login-username:${digest(usernameKey(username))}`,
+          ownersAddress: `${namespace}known-address:${pair}`,
+        };
+        t.after(async () => {
+          const cleaner = new Redis(REDIS_URL);
+          await cleaner.del(...Object.values(expected));
+          cleaner.disconnect();
+        });
+        const exists = async () => Object.fromEntries(
+          await Promise.all(Object.entries(expected).map(async ([name, key]) => [name, await redis.exists(key)] as const)),
+        );
+
+        assert.equal((await register(app, username, address)).statusCode, 201);
+        assert.equal((await postLogin(app, username, 'wrong password', { remoteAddress: address })).statusCode, 400);
+        assert.deepEqual(await exists(), { registration: 1, address: 1, pair: 1, username: 1, ownersAddress: 0 });
+        // A success forgets the pair's failures and remembers the address as the owner's.
+        assert.equal((await postLogin(app, username.toUpperCase(), 'a decent passphrase', { remoteAddress: address })).statusCode, 200);
+        assert.deepEqual(await exists(), { registration: 1, address: 1, pair: 0, username: 1, ownersAddress: 1 });
+
+        if (chosen !== undefined) {
+          const keys = await redis.keys(`${namespace}*`);
+          assert.deepEqual(keys.sort(), [expected.registration, expected.address, expected.username, expected.ownersAddress].sort());
+        }
+      });
+    }
+
+    test('when Redis is unreachable, then the process applies the limits on its own and nobody else is locked out', async (t) => {
       const redis = new Redis('redis://127.0.0.1:1', { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => null });
       redis.on('error', () => {});
-      const config = { ...loadConfig({ LOG_LEVEL: 'silent' }), throttle: limits({ loginPerUsername: { max: 1, windowSeconds: 60 } }) };
+      const throttle = limits({ loginPerUsername: { max: 2, windowSeconds: 60 }, registerPerAddress: { max: 2, windowSeconds: 60 } });
+      const config = { ...loadConfig({ LOG_LEVEL: 'silent' }), throttle };
       const app = await buildApp({ config, database, redis, throttleNamespace: 'unreachable:' });
       t.after(async () => {
         await app.close();
         redis.disconnect();
       });
       const user = await createUser(app);
+      const other = await createUser(app);
       assert.equal((await postLogin(app, user.username, 'wrong password')).statusCode, 400);
       assert.equal((await postLogin(app, user.username, 'wrong password')).statusCode, 400);
-      assert.equal((await postLogin(app, user.username, user.password)).statusCode, 200);
+      assertThrottled(await postLogin(app, user.username, user.password), 60);
+      assert.equal((await postLogin(app, other.username, other.password)).statusCode, 200);
+
+      const names = [uniqueUsername(), uniqueUsername(), uniqueUsername()];
+      assert.equal((await register(app, names[0]!, '192.0.2.77')).statusCode, 201);
+      assert.equal((await register(app, names[1]!, '192.0.2.77')).statusCode, 201);
+      assertThrottled(await register(app, names[2]!, '192.0.2.77'), 60);
+      assert.deepEqual(await usernamesStored(names), names.slice(0, 2));
     });
   });
 });

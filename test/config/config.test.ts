@@ -17,6 +17,7 @@ const DEFAULTS: Config = {
   tokenLifetimeSeconds: 2592000,
   throttle: {
     loginPerUsername: { max: 5, windowSeconds: 300 },
+    loginPerUsernameTotal: { max: 100, windowSeconds: 3600 },
     loginPerAddress: { max: 10, windowSeconds: 60 },
     registerPerAddress: { max: 20, windowSeconds: 60 },
   },
@@ -70,6 +71,7 @@ describe('configuration values', () => {
       BODY_LIMIT_BYTES: '2048',
       TOKEN_LIFETIME_SECONDS: '3600',
       THROTTLE_LOGIN_USERNAME: '3/600',
+      THROTTLE_LOGIN_USERNAME_TOTAL: '50/7200',
       THROTTLE_LOGIN_ADDRESS: '7 / 30',
       THROTTLE_REGISTER_ADDRESS: '100/86400',
       TOMBSTONE_RETENTION_SECONDS: '86400',
@@ -90,6 +92,7 @@ describe('configuration values', () => {
       tokenLifetimeSeconds: 3600,
       throttle: {
         loginPerUsername: { max: 3, windowSeconds: 600 },
+        loginPerUsernameTotal: { max: 50, windowSeconds: 7200 },
         loginPerAddress: { max: 7, windowSeconds: 30 },
         registerPerAddress: { max: 100, windowSeconds: 86400 },
       },
