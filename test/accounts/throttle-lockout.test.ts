@@ -143,5 +143,28 @@ for (const store of STORES) {
       assertThrottled(await changePassword(app, user, user.password, attacker(20)), WINDOW);
       assert.equal((await changePassword(app, user, user.password, OWNER_HOME)).statusCode, 204);
     });
+
+    test('when clients come through a trusted proxy, then attackers and the owner are told apart by X-Forwarded-For', async (t) => {
+      const app = await buildThrottledApp(t, database(), store, SCHEME, { TRUST_PROXY: 'true' });
+      const user = await createUser(app);
+      const through = (client: string) => ({ headers: { 'x-forwarded-for': client } });
+      const replies = await Promise.all(
+        Array.from({ length: 12 }, (_, index) => postLogin(app, user.username, `${WRONG} ${index}`, through(attacker(index % 2)))),
+      );
+      assert.deepEqual(tally(replies, WINDOW), { evaluated: 2 * PER_PAIR, throttled: 12 - 2 * PER_PAIR });
+      assertThrottled(await postLogin(app, user.username, user.password, through(attacker(0))), WINDOW);
+      assert.equal((await postLogin(app, user.username, user.password, through(OWNER_TRAVELLING))).statusCode, 200);
+    });
+
+    test('when no proxy is trusted, then a forged X-Forwarded-For does not make one client count as many', async (t) => {
+      const app = await buildThrottledApp(t, database(), store, SCHEME);
+      const user = await createUser(app);
+      const replies = await Promise.all(
+        Array.from({ length: 12 }, (_, index) =>
+          postLogin(app, user.username, `${WRONG} ${index}`, { remoteAddress: attacker(0), headers: { 'x-forwarded-for': attacker(index + 1) } }),
+        ),
+      );
+      assert.deepEqual(tally(replies, WINDOW), { evaluated: PER_PAIR, throttled: 12 - PER_PAIR });
+    });
   });
 }

@@ -61,8 +61,9 @@ export async function buildThrottledApps(
   store: Store,
   throttle: ThrottleConfig,
   count = 1,
+  env: Record<string, string> = {},
 ): Promise<{ apps: FastifyInstance[]; namespace: string | undefined }> {
-  const config = { ...loadConfig({ LOG_LEVEL: 'silent' }), throttle };
+  const config = { ...loadConfig({ LOG_LEVEL: 'silent', ...env }), throttle };
   const namespace = store === 'redis' ? uniqueNamespace() : undefined;
   if (namespace !== undefined) t.after(() => dropNamespace(namespace));
   const apps: FastifyInstance[] = [];
@@ -82,8 +83,14 @@ export async function buildThrottledApps(
   return { apps, namespace };
 }
 
-export async function buildThrottledApp(t: TestContext, database: Database, store: Store, throttle: ThrottleConfig): Promise<FastifyInstance> {
-  return (await buildThrottledApps(t, database, store, throttle)).apps[0]!;
+export async function buildThrottledApp(
+  t: TestContext,
+  database: Database,
+  store: Store,
+  throttle: ThrottleConfig,
+  env: Record<string, string> = {},
+): Promise<FastifyInstance> {
+  return (await buildThrottledApps(t, database, store, throttle, 1, env)).apps[0]!;
 }
 
 /** The reply is DRF's throttling answer, and its Retry-After agrees with the body. */

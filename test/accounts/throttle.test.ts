@@ -384,6 +384,19 @@ describe(`[${dialectName}] throttling`, { concurrency: true }, () => {
       });
     }
 
+    test('when the connection to Redis is lost, then the process goes on counting on its own instead of failing or lifting the limit', async (t) => {
+      const namespace = uniqueNamespace();
+      t.after(() => dropNamespace(namespace));
+      const { app, redis } = await buildRedisApp(t, namespace, limits({ loginPerUsername: { max: 2, windowSeconds: 60 } }));
+      const user = await createUser(app);
+      assert.equal((await postLogin(app, user.username, 'wrong password')).statusCode, 400);
+      redis.disconnect();
+      // Counting starts afresh in the process: the failure counted in Redis is not known here.
+      assert.equal((await postLogin(app, user.username, 'wrong password')).statusCode, 400);
+      assert.equal((await postLogin(app, user.username, 'wrong password')).statusCode, 400);
+      assertThrottled(await postLogin(app, user.username, user.password), 60);
+    });
+
     test('when Redis is unreachable, then the process applies the limits on its own and nobody else is locked out', async (t) => {
       const redis = new Redis('redis://127.0.0.1:1', { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => null });
       redis.on('error', () => {});
