@@ -65,7 +65,6 @@ export async function buildThrottledApps(
 ): Promise<{ apps: FastifyInstance[]; namespace: string | undefined }> {
   const config = { ...loadConfig({ LOG_LEVEL: 'silent', ...env }), throttle };
   const namespace = store === 'redis' ? uniqueNamespace() : undefined;
-  if (namespace !== undefined) t.after(() => dropNamespace(namespace));
   const apps: FastifyInstance[] = [];
   for (let i = 0; i < count; i++) {
     let redis: Redis | undefined;
@@ -80,6 +79,8 @@ export async function buildThrottledApps(
     });
     apps.push(app);
   }
+  // After-hooks run in the order they were added: the apps are closed first.
+  if (namespace !== undefined) t.after(() => dropNamespace(namespace));
   return { apps, namespace };
 }
 
