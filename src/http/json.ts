@@ -12,9 +12,9 @@ export const JSON_LIMITS = { depth: 32, containers: 1000, members: 1000 };
 export class JsonShapeError extends Error {}
 
 /**
- * Parses a JSON text. Numbers that are members of the top-level object and whose JavaScript
- * value does not print as they were written (`1.0`, integers beyond 2^53) keep their source text
- * (see JsonNumber), as does a top-level number. Only those can reach a field; nested values
+ * Parses a JSON text. Numbers that are members of the top-level object keep their source text
+ * (see JsonNumber) unless JavaScript prints them as Python would (integers within 2^53), as
+ * does a top-level number: `1.0`, `0.00001` or integers beyond 2^53 are stored as Python writes them. Only those can reach a field; nested values
  * are ignored or refused whatever they hold. The source text is found by one linear scan
  * instead of a JSON.parse reviver, which V8 calls for every value of the body (half a second
  * for a megabyte of `[0,0,…]`).
@@ -34,8 +34,10 @@ export function parseJson(text: string): unknown {
   return value;
 }
 
+/** A number as JavaScript prints it is Python's text only for integers that were written so. */
 function withSource(value: number, source: string): number | JsonNumber {
-  return String(value) === source ? value : new JsonNumber(value, source);
+  const number = new JsonNumber(value, source);
+  return number.isInteger && String(value) === source ? value : number;
 }
 
 const QUOTE = 0x22;
