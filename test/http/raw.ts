@@ -18,10 +18,17 @@ export function exchange(port: number, request: string | Buffer, { abort = false
   });
 }
 
-/** The status line and the body of each reply in a raw exchange. */
-export function replies(raw: string): { status: string; body: string }[] {
+/** The status line, header lines and body of each reply in a raw exchange. */
+export function replies(raw: string): { status: string; headers: string; body: string }[] {
   return raw
     .split(/(?=HTTP\/1\.1 \d{3} )/)
     .filter((part) => part !== '')
-    .map((part) => ({ status: part.slice(0, part.indexOf('\r\n')), body: part.slice(part.indexOf('\r\n\r\n') + 4) }));
+    .map((part) => {
+      const headersEnd = part.indexOf('\r\n\r\n');
+      return {
+        status: part.slice(0, part.indexOf('\r\n')),
+        headers: part.slice(part.indexOf('\r\n') + 2, headersEnd),
+        body: part.slice(headersEnd + 4),
+      };
+    });
 }
