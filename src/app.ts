@@ -44,6 +44,7 @@ export async function buildApp({ config, database, redis, throttleNamespace }: A
     // Requests still arriving on open connections while the server drains are answered
     // normally (with Connection: close) rather than with a 503 outside the contract.
     return503OnClosing: false,
+    ...serverTimeouts(config),
   });
 
   // Route schemas describe requests for the OpenAPI document; requests themselves are checked
@@ -86,3 +87,18 @@ export async function buildApp({ config, database, redis, throttleNamespace }: A
   return app;
 }
 
+/** Fastify's and Node's server options for the configured timeouts. */
+function serverTimeouts(config: Config) {
+  const requestTimeout = config.requestTimeoutSeconds * 1000;
+  const headersTimeout = config.headersTimeoutSeconds * 1000;
+  return {
+    // The whole request (headers and body) must arrive within this; 408 beyond.
+    requestTimeout,
+    keepAliveTimeout: config.keepAliveTimeoutSeconds * 1000,
+    // A connection on which nothing moves either way for this long is closed.
+    connectionTimeout: config.connectionTimeoutSeconds * 1000,
+    // Node checks the request and header deadlines every 30 s by default, which would let a
+    // slow client hold a connection up to 30 s past them.
+    http: { requestTimeout, headersTimeout, connectionsCheckingInterval: 1000 },
+  };
+}
