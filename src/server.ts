@@ -20,6 +20,8 @@ async function main(): Promise<void> {
   }
   const redis = config.redisUrl ? new Redis(config.redisUrl, { maxRetriesPerRequest: 1 }) : undefined;
   const app = await buildApp({ config, database, redis });
+  // Without a listener ioredis prints each connection error to stderr outside the JSON log.
+  redis?.on('error', (error) => app.log.warn({ err: error }, 'Redis connection error'));
   const stopCleanUp = scheduleCleanUp(database, config, app.log);
 
   // On SIGTERM or SIGINT (or an error nothing else caught): finish the requests in flight, then

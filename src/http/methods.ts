@@ -26,10 +26,12 @@ export function routeEveryRequest(app: FastifyInstance): void {
     else if (method === 'QUERY') app.addHttpMethod(method, { hasBody: false, overrideExisting: true });
   }
   app.server.on('connect', (request, socket) => {
+    // Node has let go of this socket: its errors (a client that resets) are ours to handle.
+    socket.on('error', () => socket.destroy());
     const reply = new ServerResponse(request);
     reply.shouldKeepAlive = false;
     reply.assignSocket(socket as typeof reply.socket & {});
-    reply.on('finish', () => socket.end());
+    reply.on('finish', () => socket.end(() => socket.destroy()));
     app.routing(request, reply);
   });
   app.server.on('checkExpectation', (request, reply) => app.routing(request, reply));

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { METHODS } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import { before, describe, test } from 'node:test';
 import type { InjectOptions } from 'fastify';
 import { createTask, createUser, dialectName, sharedAppWithTask, sharedTestApp, storedTasks, type TestUser } from '../helpers.js';
@@ -195,6 +195,22 @@ describe(`[${dialectName}] CONNECT, over a real socket`, () => {
     assert.equal(tunnel[0]!.body, '{"detail":"Not found."}');
     assert.match(tunnel[0]!.headers, /^x-content-type-options: nosniff$/im);
 
+    assert.equal((await fetch(`http://127.0.0.1:${port}/`)).status, 200);
+  });
+
+  test('when clients reset their connections in the middle of CONNECT requests, then the server keeps serving', async () => {
+    for (let attempt = 0; attempt < 12; attempt++) {
+      await new Promise<void>((done) => {
+        const socket = connect(port, '127.0.0.1', () => {
+          socket.write(`CONNECT /api/login/ HTTP/1.1\r\nHost: localhost\r\n\r\n${'x'.repeat(attempt * 1000)}`);
+          setTimeout(() => {
+            socket.resetAndDestroy();
+            done();
+          }, attempt % 3);
+        });
+        socket.on('error', () => {});
+      });
+    }
     assert.equal((await fetch(`http://127.0.0.1:${port}/`)).status, 200);
   });
 });
