@@ -69,14 +69,22 @@ export function parseString(input: unknown, rules: StringRules = {}): Parsed<str
   }
   const messages: string[] = [];
   // Lengths count Unicode code points, as Python does.
-  if (rules.maxLength !== undefined && codePointLength(text) > rules.maxLength) {
+  if (rules.maxLength !== undefined && longerThan(text, rules.maxLength)) {
     messages.push(`Ensure this field has no more than ${rules.maxLength} characters.`);
   }
   if (text.includes('\0')) messages.push(NUL_CHARACTER);
   return messages.length > 0 ? fail(...messages) : ok(text);
 }
 
-export function codePointLength(text: string): number {
+/** Whether the text has more than `max` code points, without counting a megabyte of them. */
+function longerThan(text: string, max: number): boolean {
+  // A code point takes one or two UTF-16 units.
+  if (text.length <= max) return false;
+  if (text.length > 2 * max) return true;
+  return codePointLength(text) > max;
+}
+
+function codePointLength(text: string): number {
   let count = 0;
   for (const _ of text) count++;
   return count;
