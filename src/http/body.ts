@@ -10,7 +10,7 @@ export type BodyData = Record<string, unknown>;
  * At most this many fields in a form or parts in a multipart body, as Django's
  * DATA_UPLOAD_MAX_NUMBER_FIELDS: the work and memory of decoding stay small whatever is sent.
  */
-export const MAX_FORM_FIELDS = 1000;
+const MAX_FORM_FIELDS = 1000;
 
 /** What the parsing stage keeps: the undecoded body, decoded later by readBody(). */
 class RawBody {
@@ -71,7 +71,7 @@ function refuseContentCoding(contentEncoding: string | undefined): void {
 }
 
 /** The media type (lower case) and the charset parameter of a Content-Type header. */
-export function parseContentType(contentType: string): { mediaType: string; charset: string | undefined } {
+function parseContentType(contentType: string): { mediaType: string; charset: string | undefined } {
   const [mediaType = '', ...parameters] = contentType.split(';');
   let charset: string | undefined;
   for (const parameter of parameters) {

@@ -106,12 +106,15 @@ const CLIENT_ERRORS: Record<string, [number, string]> = {
   ERR_HTTP_REQUEST_TIMEOUT: [408, 'Request timeout.'],
 };
 
-/** A whole HTTP/1.1 reply, for the few answers written to a socket outside any request. */
-export function rawReply(status: number, body: Record<string, unknown>, headers: Record<string, string> = {}): string {
+const RAW_SECURITY_HEADERS = Object.entries(SECURITY_HEADERS)
+  .map(([name, value]) => `${name}: ${value}\r\n`)
+  .join('');
+
+/** A whole HTTP/1.1 reply, for the answers written to a socket outside any request. */
+function rawReply(status: number, body: { detail: string }): string {
   const text = JSON.stringify(body);
-  const lines = Object.entries({ ...SECURITY_HEADERS, ...headers }).map(([name, value]) => `${name}: ${value}\r\n`);
   return (
-    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n${lines.join('')}` +
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n${RAW_SECURITY_HEADERS}` +
     `content-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`
   );
 }

@@ -6,7 +6,7 @@ import { JsonNumber } from './fields.js';
  * one request small: a megabyte of `[[],[],…]` or `{"a":{"a":…` would otherwise build hundreds
  * of thousands of objects and cost V8 a large share of a second.
  */
-export const JSON_LIMITS = { depth: 32, containers: 1000, members: 1000 };
+const JSON_LIMITS = { depth: 32, containers: 1000, members: 1000 };
 
 /** A JSON body refused for its shape; the message is the reason given after "JSON parse error - ". */
 export class JsonShapeError extends Error {}

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import { before, describe, test } from 'node:test';
 import type { LightMyRequestResponse } from 'fastify';
 import { SECURITY_HEADERS } from '../../src/http/security-headers.js';
-import { createUser, dialectName, sharedAppWithTask, sharedTestApp, storedTasks } from '../helpers.js';
+import { buildTestApp, createUser, dialectName, sharedAppWithTask, sharedTestApp, storedTasks } from '../helpers.js';
 import { exchange, replies } from './raw.js';
 
 function assertSecurityHeaders(headers: Record<string, unknown>, what: string) {
@@ -131,5 +131,33 @@ describe(`[${dialectName}] replies Node would write itself, over a real socket`,
   test('when all of these have been sent, then the server still answers', async () => {
     const response = await fetch(`http://127.0.0.1:${port}/`);
     assert.equal(response.status, 200);
+  });
+});
+
+describe(`[${dialectName}] requests that arrive while the server shuts down`, () => {
+  test('when a request follows another on its connection after shutdown began, then it is answered normally, not with a bare 503', async (t) => {
+    const { app } = await buildTestApp(t);
+    app.get('/test/slow/', async () => {
+      await new Promise((done) => setTimeout(done, 300));
+      return { slow: true };
+    });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const port = (app.server.address() as AddressInfo).port;
+    // The second request is written once the shutdown has begun, while the first is still running.
+    const socket = connect(port, '127.0.0.1');
+    let received = '';
+    socket.on('data', (chunk) => (received += chunk.toString('latin1')));
+    const exchanged = new Promise<string>((done) => socket.on('close', () => done(received)));
+    socket.write('GET /test/slow/ HTTP/1.1\r\nHost: localhost\r\n\r\n');
+    await new Promise((done) => setTimeout(done, 100));
+    const closed = app.close();
+    socket.write('GET /api/tasks/ HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n');
+    const [slow, next, ...more] = replies(await exchanged);
+    await closed;
+    assert.equal(slow!.status, 'HTTP/1.1 200 OK');
+    assert.equal(next!.status, 'HTTP/1.1 401 Unauthorized');
+    assert.equal(next!.body, '{"detail":"Authentication credentials were not provided."}');
+    assert.match(next!.headers, /^x-content-type-options: nosniff$/im);
+    assert.deepEqual(more, []);
   });
 });
