@@ -127,7 +127,7 @@ async function assertServesThenStops(running: Running) {
   assert.equal(await within(running.exited, 5_000, 'shutting down'), 0);
 }
 
-describe('the server process', { concurrency: true }, () => {
+describe('the server process', { concurrency: 3 }, () => {
   test('when started on a new SQLite file, then it migrates, serves the API, and exits 0 promptly on SIGTERM', async (t) => {
     const running = await startServer(t, { DATABASE_URL: tempSqliteUrl(t) });
     await assertServesThenStops(running);
@@ -259,7 +259,7 @@ describe('the server process', { concurrency: true }, () => {
   });
 });
 
-describe('the command line', { concurrency: true }, () => {
+describe('the command line', { concurrency: 3 }, () => {
   test('when migrate runs on a new file, then it lists what it applied, and a second run applies nothing', async (t) => {
     const databaseUrl = tempSqliteUrl(t);
     assert.deepEqual(await runCli(t, ['migrate'], databaseUrl), {
