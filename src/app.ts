@@ -9,8 +9,9 @@ import { createThrottle } from './accounts/throttle.js';
 import type { Config } from './config.js';
 import type { Database } from './db/database.js';
 import { registerBodyParsers } from './http/body.js';
-import { registerErrorHandler } from './http/errors.js';
-import { registerFrontDoor } from './http/front-door.js';
+import { clientErrorHandler, registerErrorHandler } from './http/errors.js';
+import { frontDoor } from './http/front-door.js';
+import { routeEveryRequest } from './http/methods.js';
 import { rootRoutes } from './http/root.js';
 import { createTasksRepository } from './tasks/repository.js';
 import { taskRoutes } from './tasks/routes.js';
@@ -26,6 +27,7 @@ export interface AppDependencies {
 
 /** Builds the whole service from its dependencies; no globals, so tests build their own. */
 export async function buildApp({ config, database, redis, throttleNamespace }: AppDependencies): Promise<FastifyInstance> {
+  const door = frontDoor(config);
   const app = Fastify({
     logger: {
       level: config.logLevel,
@@ -33,7 +35,16 @@ export async function buildApp({ config, database, redis, throttleNamespace }: A
     },
     bodyLimit: config.bodyLimitBytes,
     trustProxy: config.trustProxy,
-    routerOptions: { ignoreTrailingSlash: true },
+    // A long path segment is routed like any other (a 200-digit task id is simply not found);
+    // Node's header size limit bounds the whole request line anyway.
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 16 * 1024 },
+    // Replies Fastify and Node would write themselves get the contract's shape and headers.
+    frameworkErrors: door.frameworkErrors,
+    clientErrorHandler,
+    // Requests still arriving on open connections while the server drains are answered
+    // normally (with Connection: close) rather than with a 503 outside the contract.
+    return503OnClosing: false,
+    ...serverTimeouts(config),
   });
 
   // Route schemas describe requests for the OpenAPI document; requests themselves are checked
@@ -43,7 +54,8 @@ export async function buildApp({ config, database, redis, throttleNamespace }: A
 
   registerErrorHandler(app);
   registerBodyParsers(app);
-  registerFrontDoor(app, config);
+  app.addHook('onRequest', door.onRequest);
+  routeEveryRequest(app);
 
   if (config.docs) {
     await app.register(swagger, {
@@ -73,4 +85,20 @@ export async function buildApp({ config, database, redis, throttleNamespace }: A
     replyMemoryBytes: config.replyMemoryBytes,
   });
   return app;
+}
+
+/** Fastify's and Node's server options for the configured timeouts. */
+function serverTimeouts(config: Config) {
+  const requestTimeout = config.requestTimeoutSeconds * 1000;
+  const headersTimeout = config.headersTimeoutSeconds * 1000;
+  return {
+    // The whole request (headers and body) must arrive within this; 408 beyond.
+    requestTimeout,
+    keepAliveTimeout: config.keepAliveTimeoutSeconds * 1000,
+    // A connection on which nothing moves either way for this long is closed.
+    connectionTimeout: config.connectionTimeoutSeconds * 1000,
+    // Node checks the request and header deadlines every 30 s by default, which would let a
+    // slow client hold a connection up to 30 s past them.
+    http: { requestTimeout, headersTimeout, connectionsCheckingInterval: 1000 },
+  };
 }

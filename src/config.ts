@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
+import { hostName } from './http/routing.js';
 
 /** Every setting the service reads, parsed and validated once at start-up. */
 export interface Config {
@@ -25,6 +26,16 @@ export interface Config {
   docs: boolean;
   /** Memory that long task lists being sent may hold at once, all requests together. */
   replyMemoryBytes: number;
+  /** Seconds a client has to send a whole request, headers and body (408 beyond). */
+  requestTimeoutSeconds: number;
+  /** Seconds a client has to send the request line and headers (408 beyond). */
+  headersTimeoutSeconds: number;
+  /** Seconds an idle keep-alive connection is kept open for the next request. */
+  keepAliveTimeoutSeconds: number;
+  /** Seconds a connection may stay silent, nothing sent either way, before it is closed. */
+  connectionTimeoutSeconds: number;
+  /** Seconds shutdown waits for requests in flight before it closes their connections and exits. */
+  shutdownTimeoutSeconds: number;
 }
 
 /** Password guesses and sign-ups allowed; see "Brute-force protection" in the README. */
@@ -72,7 +83,7 @@ export function loadConfig(env: Env = process.env): Config {
     host: read('HOST', '127.0.0.1', (raw) => raw),
     databaseUrl: read('DATABASE_URL', DEFAULT_DATABASE_URL, databaseUrl),
     corsAllowedOrigins: corsOrigins(env, read),
-    allowedHosts: read('ALLOWED_HOSTS', ['localhost', '127.0.0.1', '[::1]'], list),
+    allowedHosts: read('ALLOWED_HOSTS', ['localhost', '127.0.0.1', '[::1]'], allowedHosts),
     logLevel: read('LOG_LEVEL', 'info', (raw) => oneOf(raw.toLowerCase(), LOG_LEVELS)),
     trustProxy: read<boolean | string[]>('TRUST_PROXY', false, trustProxy),
     redisUrl: read<string | undefined>('REDIS_URL', undefined, redisUrl),
@@ -88,7 +99,16 @@ export function loadConfig(env: Env = process.env): Config {
     tombstoneRetentionSeconds: read('TOMBSTONE_RETENTION_SECONDS', 30 * 24 * 3600, (raw) => integer(raw, 60, 10 * 365 * 24 * 3600)),
     docs: read('API_DOCS', true, boolean),
     replyMemoryBytes: read('REPLY_MEMORY_BYTES', 32 * 1024 * 1024, (raw) => integer(raw, 1024 * 1024, 1024 ** 3)),
+    requestTimeoutSeconds: read('REQUEST_TIMEOUT_SECONDS', 30, seconds),
+    headersTimeoutSeconds: read('HEADERS_TIMEOUT_SECONDS', 10, seconds),
+    keepAliveTimeoutSeconds: read('KEEP_ALIVE_TIMEOUT_SECONDS', 72, seconds),
+    connectionTimeoutSeconds: read('CONNECTION_TIMEOUT_SECONDS', 60, seconds),
+    shutdownTimeoutSeconds: read('SHUTDOWN_TIMEOUT_SECONDS', 10, seconds),
   };
+  // Node refuses a header deadline later than the whole request's.
+  if (config.headersTimeoutSeconds > config.requestTimeoutSeconds) {
+    problems.push('HEADERS_TIMEOUT_SECONDS must not be more than REQUEST_TIMEOUT_SECONDS');
+  }
 
   if (problems.length > 0) {
     throw new ConfigError(`Invalid configuration:\n  ${problems.join('\n  ')}`);
@@ -113,6 +133,10 @@ function integer(raw: string, min: number, max: number): number {
   return value;
 }
 
+function seconds(raw: string): number {
+  return integer(raw, 1, 3600);
+}
+
 function boolean(raw: string): boolean {
   const value = raw.toLowerCase();
   if (['1', 'true', 'yes', 'on'].includes(value)) return true;
@@ -127,6 +151,16 @@ function oneOf(raw: string, allowed: string[]): string {
 
 function list(raw: string): string[] {
   return raw.split(',').map((item) => item.trim()).filter((item) => item !== '');
+}
+
+/** Host names (no port), `.domain` for a domain and its subdomains, or `*`, as Django's ALLOWED_HOSTS. */
+function allowedHosts(raw: string): string[] {
+  const hosts = list(raw);
+  for (const host of hosts) {
+    const name = host.startsWith('.') ? host.slice(1) : host;
+    if (host !== '*' && hostName(name) !== name.toLowerCase()) throw new Error(`"${host}" is not a host name, a .domain or *`);
+  }
+  return hosts;
 }
 
 function origin(raw: string): string {

@@ -1,4 +1,5 @@
 import 'dotenv/config';
+import closeWithGrace from 'close-with-grace';
 import { Redis } from 'ioredis';
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
@@ -19,26 +20,33 @@ async function main(): Promise<void> {
   }
   const redis = config.redisUrl ? new Redis(config.redisUrl, { maxRetriesPerRequest: 1 }) : undefined;
   const app = await buildApp({ config, database, redis });
+  // Without a listener ioredis prints each connection error to stderr outside the JSON log.
+  redis?.on('error', (error) => app.log.warn({ err: error }, 'Redis connection error'));
   const stopCleanUp = scheduleCleanUp(database, config, app.log);
 
-  let closing = false;
-  const shutdown = async (signal: string) => {
-    if (closing) return;
-    closing = true;
-    app.log.info({ signal }, 'shutting down');
-    // Finish requests in flight, then release the database and Redis.
-    stopCleanUp();
-    // Keep-alive connections that finish a request after this point would hold close() open
-    // until the client lets go; close each one as soon as it falls idle.
-    const idleSweeper = setInterval(() => app.server.closeIdleConnections(), 100);
-    await app.close();
-    clearInterval(idleSweeper);
-    await database.close();
-    redis?.disconnect();
-    process.exit(0);
-  };
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
-  process.on('SIGINT', () => void shutdown('SIGINT'));
+  // On SIGTERM or SIGINT (or an error nothing else caught): finish the requests in flight, then
+  // release the database and Redis, and exit 0. A request still running at the deadline must
+  // not hold the process for ever: it is cut off and the process exits 1.
+  const shutdownMs = config.shutdownTimeoutSeconds * 1000;
+  closeWithGrace(
+    {
+      delay: shutdownMs,
+      logger: app.log,
+      onTimeout: () => app.log.error(`requests still running ${config.shutdownTimeoutSeconds} s after the shutdown began; exiting without them`),
+    },
+    async ({ signal, err }) => {
+      if (err) app.log.fatal({ err }, 'unexpected error; shutting down');
+      else app.log.info({ signal }, 'shutting down');
+      stopCleanUp();
+      // Keep-alive connections that finish a request after this point would hold close() open
+      // until the client lets go; close each one as soon as it falls idle.
+      const idleSweeper = setInterval(() => app.server.closeIdleConnections(), 100);
+      await app.close();
+      clearInterval(idleSweeper);
+      await database.close();
+      redis?.disconnect();
+    },
+  );
 
   await app.listen({ port: config.port, host: config.host });
 }

@@ -1,15 +1,22 @@
-import { Readable } from 'node:stream';
-import { Busboy, type BusboyInstance } from '@fastify/busboy';
+import { Busboy } from '@fastify/busboy';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { detail, nonFieldError } from './errors.js';
 import { JsonNumber } from './fields.js';
+import { JsonShapeError, parseJson } from './json.js';
 
 export type BodyData = Record<string, unknown>;
+
+/**
+ * At most this many fields in a form or parts in a multipart body, as Django's
+ * DATA_UPLOAD_MAX_NUMBER_FIELDS: the work and memory of decoding stay small whatever is sent.
+ */
+const MAX_FORM_FIELDS = 1000;
 
 /** What the parsing stage keeps: the undecoded body, decoded later by readBody(). */
 class RawBody {
   constructor(
     readonly contentType: string,
+    readonly contentEncoding: string | undefined,
     readonly bytes: Buffer,
   ) {}
 }
@@ -22,7 +29,7 @@ class RawBody {
 export function registerBodyParsers(app: FastifyInstance): void {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (request, bytes, done) => {
-    done(null, new RawBody(request.headers['content-type'] ?? '', bytes as Buffer));
+    done(null, new RawBody(request.headers['content-type'] ?? '', request.headers['content-encoding'], bytes as Buffer));
   });
 }
 
@@ -38,25 +45,62 @@ export async function readBody(request: FastifyRequest): Promise<BodyData> {
   return data;
 }
 
-async function decode({ contentType, bytes }: RawBody): Promise<BodyData> {
-  const mediaType = contentType.split(';')[0]!.trim().toLowerCase();
-  if (mediaType === 'application/json') return decodeJson(bytes);
-  if (mediaType === 'application/x-www-form-urlencoded') return decodeForm(bytes);
+async function decode({ contentType, contentEncoding, bytes }: RawBody): Promise<BodyData> {
+  refuseContentCoding(contentEncoding);
+  const { mediaType, charset } = parseContentType(contentType);
+  if (mediaType === 'application/json' || mediaType === 'application/x-www-form-urlencoded') {
+    requireUtf8(charset, contentType);
+    return mediaType === 'application/json' ? decodeJson(bytes) : decodeForm(bytes);
+  }
   if (mediaType === 'multipart/form-data') return decodeMultipart(contentType, bytes);
   if (bytes.length === 0) return {};
-  throw detail(415, `Unsupported media type "${contentType}" in request.`);
+  throw unsupportedMediaType(contentType);
+}
+
+const unsupportedMediaType = (contentType: string) => detail(415, `Unsupported media type "${contentType}" in request.`);
+
+/**
+ * Compressed bodies are refused rather than inflated: a megabyte of gzip can expand a
+ * thousandfold, and the API's clients (browsers, the React app) never compress what they send.
+ */
+function refuseContentCoding(contentEncoding: string | undefined): void {
+  if (contentEncoding === undefined) return;
+  const coding = contentEncoding.trim().toLowerCase();
+  if (coding === '' || coding === 'identity') return;
+  throw detail(415, `Unsupported content encoding "${contentEncoding}" in request.`, { 'accept-encoding': 'identity' });
+}
+
+/** The media type (lower case) and the charset parameter of a Content-Type header. */
+function parseContentType(contentType: string): { mediaType: string; charset: string | undefined } {
+  const [mediaType = '', ...parameters] = contentType.split(';');
+  let charset: string | undefined;
+  for (const parameter of parameters) {
+    const equals = parameter.indexOf('=');
+    if (equals === -1 || parameter.slice(0, equals).trim().toLowerCase() !== 'charset') continue;
+    charset = parameter.slice(equals + 1).trim().replace(/^"(.*)"$/, '$1').toLowerCase();
+  }
+  return { mediaType: mediaType.trim().toLowerCase(), charset };
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * JSON is UTF-8 (RFC 8259) and browsers encode forms in UTF-8; a body declared in another
+ * charset is refused rather than misread.
+ */
+function requireUtf8(charset: string | undefined, contentType: string): void {
+  if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') throw unsupportedMediaType(contentType);
+}
 
 function decodeJson(bytes: Buffer): BodyData {
   // Only a truly empty body counts as an empty object, as in the original.
   if (bytes.length === 0) return {};
   let value: unknown;
   try {
-    value = JSON.parse(utf8.decode(bytes), keepNumberText);
+    value = parseJson(utf8.decode(bytes));
   } catch (error) {
-    throw detail(400, `JSON parse error - ${(error as Error).message}`);
+    const reason = error instanceof JsonShapeError || error instanceof SyntaxError || error instanceof TypeError ? error.message : 'invalid JSON';
+    throw detail(400, `JSON parse error - ${reason}`);
   }
   if (value === null) throw nonFieldError('No data provided');
   if (typeof value !== 'object' || Array.isArray(value) || value instanceof JsonNumber) {
@@ -65,19 +109,9 @@ function decodeJson(bytes: Buffer): BodyData {
   return value as BodyData;
 }
 
-/**
- * Numbers whose JavaScript value does not print as they were written (`1.0`, integers beyond
- * 2^53) keep their source text, so a number sent for a text field is stored as the original
- * would store it.
- */
-function keepNumberText(this: unknown, _key: string, value: unknown, context?: { source?: string }): unknown {
-  if (typeof value !== 'number' || context?.source === undefined || context.source === String(value)) return value;
-  return new JsonNumber(value, context.source);
-}
-
 /** The original names the Python type of a body that is not an object. */
 function pythonTypeName(value: unknown): string {
-  if (value instanceof JsonNumber) return /^-?\d+$/.test(value.source) ? 'int' : 'float';
+  if (value instanceof JsonNumber) return value.isInteger ? 'int' : 'float';
   if (Array.isArray(value)) return 'list';
   if (typeof value === 'string') return 'str';
   if (typeof value === 'boolean') return 'bool';
@@ -85,30 +119,57 @@ function pythonTypeName(value: unknown): string {
   return typeof value;
 }
 
-/** Repeated keys keep the last value, as Django's QueryDict does for single-valued fields. */
+const tooManyFields = (what: string) => detail(400, `${what} parse error - more than ${MAX_FORM_FIELDS} fields`);
+
+/**
+ * Repeated keys keep the last value, as Django's QueryDict does for single-valued fields.
+ * Fields are counted before URLSearchParams sees them: it takes seconds over a megabyte of
+ * `a&a&a…`. Malformed percent-escapes stay as written and invalid UTF-8 becomes U+FFFD, as in
+ * Django.
+ */
 function decodeForm(bytes: Buffer): BodyData {
-  return Object.fromEntries(new URLSearchParams(bytes.toString('utf8')));
+  const text = bytes.toString('utf8');
+  let fields = 0;
+  for (let start = 0; start <= text.length; ) {
+    const end = text.indexOf('&', start);
+    const stop = end === -1 ? text.length : end;
+    if (stop > start && ++fields > MAX_FORM_FIELDS) throw tooManyFields('Form');
+    start = stop + 1;
+  }
+  const data: BodyData = Object.create(null);
+  for (const [name, value] of new URLSearchParams(text)) data[name] = value;
+  return data;
 }
+
+/**
+ * Per-part limits, so that the cost of a multipart body grows only with its size. Busboy's
+ * own defaults would truncate a field over 1 MiB without saying so; no field can be longer
+ * than the body, whose size Fastify limits.
+ */
+const MULTIPART_LIMITS = { parts: MAX_FORM_FIELDS, fields: MAX_FORM_FIELDS, files: MAX_FORM_FIELDS, headerPairs: 20, headerSize: 16 * 1024 };
 
 function decodeMultipart(contentType: string, bytes: Buffer): Promise<BodyData> {
   return new Promise((resolve, reject) => {
-    const fields: BodyData = {};
-    let parser: BusboyInstance;
+    const malformed = (error: unknown) => reject(detail(400, `Multipart form parse error - ${(error as Error).message}`));
+    const fields: BodyData = Object.create(null);
     try {
-      parser = Busboy({ headers: { 'content-type': contentType }, defCharset: 'utf8' });
+      const parser = Busboy({
+        headers: { 'content-type': contentType },
+        defCharset: 'utf8',
+        limits: { ...MULTIPART_LIMITS, fieldSize: bytes.length },
+      });
+      parser.on('field', (name: string | undefined, value: string) => {
+        if (name !== undefined) fields[name] = value;
+      });
+      // Uploaded files are not part of any resource here. Without a 'file' listener busboy
+      // skips them unread; a file stream handed out and left without an 'error' listener would
+      // end the process when the body stops inside it.
+      for (const limit of ['partsLimit', 'fieldsLimit', 'filesLimit']) parser.on(limit, () => reject(tooManyFields('Multipart form')));
+      parser.on('error', malformed);
+      parser.on('finish', () => resolve(fields));
+      parser.end(bytes);
     } catch (error) {
-      reject(detail(400, `Multipart form parse error - ${(error as Error).message}`));
-      return;
+      malformed(error);
     }
-    parser.on('field', (name, value) => {
-      fields[name] = value;
-    });
-    // Uploaded files are not part of any resource here; drain and ignore them.
-    parser.on('file', (_name, stream) => stream.resume());
-    parser.on('error', (error) =>
-      reject(detail(400, `Multipart form parse error - ${(error as Error).message}`)),
-    );
-    parser.on('finish', () => resolve(fields));
-    Readable.from([bytes]).pipe(parser);
   });
 }

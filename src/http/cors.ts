@@ -1,13 +1,16 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 
 const ALLOW_METHODS = 'DELETE, GET, OPTIONS, PATCH, POST, PUT';
-// django-cors-headers' fixed default list, which the original's clients rely on.
-const ALLOW_HEADERS = 'accept, authorization, content-type, user-agent, x-csrftoken, x-requested-with';
+// django-cors-headers' fixed default list, which the original's clients rely on, and the two
+// conditional-request headers, so browser clients can send what ETags are for.
+const ALLOW_HEADERS = 'accept, authorization, content-type, user-agent, x-csrftoken, x-requested-with, if-match, if-none-match';
 const PREFLIGHT_HEADERS = {
   'access-control-allow-methods': ALLOW_METHODS,
   'access-control-allow-headers': ALLOW_HEADERS,
   'access-control-max-age': '86400',
 };
+// Browsers hide every response header but a few safe ones from scripts unless told otherwise.
+const EXPOSED_HEADERS = { 'access-control-expose-headers': 'ETag' };
 
 /**
  * CORS exactly as the original's django-cors-headers answers: every reply varies by Origin;
@@ -23,11 +26,12 @@ export function corsStep(allowedOrigins: readonly string[]) {
   return (request: FastifyRequest, reply: FastifyReply): boolean => {
     reply.header('vary', 'Origin');
     const origin = request.headers.origin;
-    const originAllowed = origin !== undefined && allowed.has(origin);
-    if (originAllowed) reply.header('access-control-allow-origin', origin);
-
-    if (request.method !== 'OPTIONS' || request.headers['access-control-request-method'] === undefined) return false;
-    if (originAllowed) reply.headers(PREFLIGHT_HEADERS);
+    const preflight = request.method === 'OPTIONS' && request.headers['access-control-request-method'] !== undefined;
+    if (origin !== undefined && allowed.has(origin)) {
+      reply.header('access-control-allow-origin', origin);
+      reply.headers(preflight ? PREFLIGHT_HEADERS : EXPOSED_HEADERS);
+    }
+    if (!preflight) return false;
     reply.code(200).header('content-length', '0').send();
     return true;
   };

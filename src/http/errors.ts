@@ -1,4 +1,7 @@
-import type { FastifyError, FastifyInstance } from 'fastify';
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { FastifyError, FastifyInstance, FastifyRequest } from 'fastify';
+import { SECURITY_HEADERS } from './security-headers.js';
 
 export type FieldErrors = Record<string, string[]>;
 
@@ -51,14 +54,67 @@ export function registerErrorHandler(app: FastifyInstance): void {
       return reply.code(error.statusCode).headers(error.headers).send(error.body);
     }
     const status = error.statusCode ?? 500;
-    if (status === 413) return reply.code(413).send({ detail: 'Request body is too large.' });
     if (status >= 400 && status < 500) {
-      return reply.code(status).send({ detail: error.message });
+      const { statusCode, body } = frameworkErrorReply(error, request);
+      return reply.code(statusCode).send(body);
     }
     request.log.error({ err: error }, 'request failed');
-    return reply.code(500).send({ detail: 'A server error occurred.' });
+    return reply.code(500).send({ detail: SERVER_ERROR });
   });
 
   // The original answers unknown URLs with an HTML page; JSON serves API clients better.
   app.setNotFoundHandler((_request, reply) => reply.code(404).send({ detail: 'Not found.' }));
+}
+
+const SERVER_ERROR = 'A server error occurred.';
+
+/** The contract's reply for an error raised by Fastify itself (its router, body reading). */
+export function frameworkErrorReply(error: FastifyError, request?: FastifyRequest): { statusCode: number; body: { detail: string } } {
+  const reply = (statusCode: number, message: string) => ({ statusCode, body: { detail: message } });
+  switch (error.code) {
+    case 'FST_ERR_BAD_URL':
+      return reply(400, 'Malformed URL.');
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      return reply(414, 'URL too long.');
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return reply(413, 'Request body is too large.');
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return reply(415, `Unsupported media type "${request?.headers['content-type'] ?? ''}" in request.`);
+  }
+  const status = error.statusCode ?? 500;
+  return status >= 400 && status < 500 ? reply(status, error.message) : reply(500, SERVER_ERROR);
+}
+
+/**
+ * Fastify's `clientErrorHandler`: requests Node's HTTP parser refuses (malformed, headers too
+ * large, too slow) never reach Fastify, so the reply is written to the socket here, in the
+ * contract's shape and with the security headers.
+ */
+export function clientErrorHandler(error: NodeJS.ErrnoException, socket: Duplex): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  // As Node does: never write into a reply already under way on this connection.
+  const inFlight = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+  if (socket.writable && !inFlight?.headersSent) {
+    const [status, message] = CLIENT_ERRORS[error.code ?? ''] ?? [400, 'Malformed HTTP request.'];
+    socket.write(rawReply(status, { detail: message }));
+  }
+  socket.destroy(error);
+}
+
+const CLIENT_ERRORS: Record<string, [number, string]> = {
+  HPE_HEADER_OVERFLOW: [431, 'Request header fields too large.'],
+  ERR_HTTP_REQUEST_TIMEOUT: [408, 'Request timeout.'],
+};
+
+const RAW_SECURITY_HEADERS = Object.entries(SECURITY_HEADERS)
+  .map(([name, value]) => `${name}: ${value}\r\n`)
+  .join('');
+
+/** A whole HTTP/1.1 reply, for the answers written to a socket outside any request. */
+function rawReply(status: number, body: { detail: string }): string {
+  const text = JSON.stringify(body);
+  return (
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n${RAW_SECURITY_HEADERS}` +
+    `content-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`
+  );
 }

@@ -1,37 +1,43 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
+import type { Config } from '../config.js';
 import { corsStep } from './cors.js';
-import { detail } from './errors.js';
-import { hostCheck, slashRedirect } from './routing.js';
+import { detail, frameworkErrorReply } from './errors.js';
+import { hostCheck, schemeCheck, slashRedirect } from './routing.js';
+import { SECURITY_HEADERS } from './security-headers.js';
 
-/**
- * The security headers OWASP's REST Security Cheat Sheet asks of an API: the replies are
- * JSON, so the browser is told to load nothing from them, never sniff their type, never frame
- * them, and never leak the URL onwards (the docs page sets its own policy). Computed once:
- * @fastify/helmet rebuilds its middleware on every request, which measured as the largest
- * single cost of a cached task read, and most of its headers concern HTML pages.
- */
-const SECURITY_HEADERS = {
-  'content-security-policy': "default-src 'none'; frame-ancestors 'none'",
-  'strict-transport-security': 'max-age=31536000; includeSubDomains',
-  'x-content-type-options': 'nosniff',
-  'x-frame-options': 'DENY',
-  'referrer-policy': 'no-referrer',
-  'cross-origin-resource-policy': 'same-origin',
-};
+type FrontDoorOptions = Pick<Config, 'corsAllowedOrigins' | 'allowedHosts' | 'trustProxy'>;
+
+export interface FrontDoor {
+  /** The hook every routed request meets first. */
+  onRequest: onRequestHookHandler;
+  /** Fastify's `frameworkErrors`: requests its router refuses before any hook runs. */
+  frameworkErrors: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => void;
+}
 
 /**
  * What every request meets first, in the original's order: security headers, CORS (a
  * preflight is answered here, on any path, without authentication), the Host check, then the
- * trailing-slash redirect. One synchronous hook, since it runs on every request.
+ * trailing-slash redirect. One synchronous hook, since it runs on every request. Requests the
+ * router refuses itself (a malformed URL) get the same headers and CORS answers.
  */
-export function registerFrontDoor(app: FastifyInstance, options: { corsAllowedOrigins: string[]; allowedHosts: string[] }): void {
+export function frontDoor(options: FrontDoorOptions): FrontDoor {
   const cors = corsStep(options.corsAllowedOrigins);
   const hostAllowed = hostCheck(options.allowedHosts);
-  app.addHook('onRequest', (request, reply, done) => {
-    reply.headers(SECURITY_HEADERS);
-    if (cors(request, reply)) return;
-    if (!hostAllowed(request)) return done(detail(400, 'Invalid host header.'));
-    if (slashRedirect(request, reply)) return;
-    done();
-  });
+  const schemeAllowed = schemeCheck(options.trustProxy);
+  return {
+    onRequest(request, reply, done) {
+      reply.headers(SECURITY_HEADERS);
+      if (cors(request, reply)) return;
+      if (!hostAllowed(request)) return done(detail(400, 'Invalid host header.'));
+      if (schemeAllowed !== undefined && !schemeAllowed(request)) return done(detail(400, 'Invalid X-Forwarded-Proto header.'));
+      if (slashRedirect(request, reply)) return;
+      done();
+    },
+    frameworkErrors(error, request, reply) {
+      reply.headers(SECURITY_HEADERS);
+      if (cors(request, reply)) return;
+      const { statusCode, body } = frameworkErrorReply(error);
+      reply.code(statusCode).send(body);
+    },
+  };
 }

@@ -1,8 +1,8 @@
+import { METHODS, ServerResponse } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import { methodNotAllowed } from './errors.js';
 
 type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
-const ANSWERABLE = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
 
 export interface Resource {
   url: string;
@@ -10,6 +10,31 @@ export interface Resource {
   description: string;
   /** The methods with handlers, in the order the `Allow` header lists them. */
   methods: Method[];
+}
+
+/**
+ * Lets every request Node's HTTP parser accepts reach the router. Every method (TRACE,
+ * PROPFIND, SEARCH, QUERY…) is routable, so a known URL answers 405 with `Allow` rather than
+ * 404; none of them reads a body here, since the 405 comes before any body error in the
+ * original's order of outcomes. Node hands CONNECT to a 'connect' listener (or drops the
+ * connection) and answers an unknown Expect with a bare 417; both are routed like any request.
+ */
+export function routeEveryRequest(app: FastifyInstance): void {
+  for (const method of METHODS) {
+    if (!app.supportedMethods.includes(method)) app.addHttpMethod(method);
+    // Fastify gives QUERY a body (RFC 10008), and refuses one without a Content-Type before routing.
+    else if (method === 'QUERY') app.addHttpMethod(method, { hasBody: false, overrideExisting: true });
+  }
+  app.server.on('connect', (request, socket) => {
+    // Node has let go of this socket: its errors (a client that resets) are ours to handle.
+    socket.on('error', () => socket.destroy());
+    const reply = new ServerResponse(request);
+    reply.shouldKeepAlive = false;
+    reply.assignSocket(socket as typeof reply.socket & {});
+    reply.on('finish', () => socket.end(() => socket.destroy()));
+    app.routing(request, reply);
+  });
+  app.server.on('checkExpectation', (request, reply) => app.routing(request, reply));
 }
 
 /**
@@ -36,7 +61,7 @@ export function completeResource(app: FastifyInstance, resource: Resource): void
       }),
   });
 
-  const refused = ANSWERABLE.filter((method) => !allowed.includes(method));
+  const refused = app.supportedMethods.filter((method) => !allowed.includes(method));
   if (refused.length === 0) return;
   app.route({
     method: refused,

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { completeResource } from './methods.js';
 
 /** A short welcome with links, so a person or client opening the base URL can find the API. */
 export async function rootRoutes(app: FastifyInstance, { docs }: { docs: boolean }): Promise<void> {
@@ -15,4 +16,5 @@ export async function rootRoutes(app: FastifyInstance, { docs }: { docs: boolean
       },
     };
   });
+  completeResource(app, { url: '/', name: 'Api Root', description: 'Links to the API.', methods: ['GET'] });
 }

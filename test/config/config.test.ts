@@ -24,6 +24,11 @@ const DEFAULTS: Config = {
   tombstoneRetentionSeconds: 2592000,
   docs: true,
   replyMemoryBytes: 33554432,
+  requestTimeoutSeconds: 30,
+  headersTimeoutSeconds: 10,
+  keepAliveTimeoutSeconds: 72,
+  connectionTimeoutSeconds: 60,
+  shutdownTimeoutSeconds: 10,
 };
 
 /** The ConfigError loadConfig throws for `env`; fails the test when it does not throw one. */
@@ -46,7 +51,9 @@ describe('configuration defaults', () => {
     const blank = Object.fromEntries(
       ['PORT', 'HOST', 'DATABASE_URL', 'CORS_ALLOWED_ORIGINS', 'ALLOWED_HOSTS', 'LOG_LEVEL', 'TRUST_PROXY', 'REDIS_URL',
         'MIGRATE_ON_START', 'BODY_LIMIT_BYTES', 'TOKEN_LIFETIME_SECONDS', 'THROTTLE_LOGIN_USERNAME', 'THROTTLE_LOGIN_ADDRESS',
-        'THROTTLE_REGISTER_ADDRESS', 'TOMBSTONE_RETENTION_SECONDS', 'API_DOCS', 'CLIENT_ORIGIN', 'CLIENT_ORIGIN_DEV'].map(
+        'THROTTLE_REGISTER_ADDRESS', 'TOMBSTONE_RETENTION_SECONDS', 'API_DOCS', 'CLIENT_ORIGIN', 'CLIENT_ORIGIN_DEV',
+        'REQUEST_TIMEOUT_SECONDS', 'HEADERS_TIMEOUT_SECONDS', 'KEEP_ALIVE_TIMEOUT_SECONDS', 'CONNECTION_TIMEOUT_SECONDS',
+        'SHUTDOWN_TIMEOUT_SECONDS'].map(
         (name, index) => [name, index % 2 === 0 ? '' : '   '],
       ),
     );
@@ -77,6 +84,11 @@ describe('configuration values', () => {
       TOMBSTONE_RETENTION_SECONDS: '86400',
       API_DOCS: 'off',
       REPLY_MEMORY_BYTES: '8388608',
+      REQUEST_TIMEOUT_SECONDS: '120',
+      HEADERS_TIMEOUT_SECONDS: '120',
+      KEEP_ALIVE_TIMEOUT_SECONDS: '5',
+      CONNECTION_TIMEOUT_SECONDS: '300',
+      SHUTDOWN_TIMEOUT_SECONDS: '3600',
     });
     assert.deepEqual(config, {
       port: 9090,
@@ -99,6 +111,11 @@ describe('configuration values', () => {
       tombstoneRetentionSeconds: 86400,
       docs: false,
       replyMemoryBytes: 8388608,
+      requestTimeoutSeconds: 120,
+      headersTimeoutSeconds: 120,
+      keepAliveTimeoutSeconds: 5,
+      connectionTimeoutSeconds: 300,
+      shutdownTimeoutSeconds: 3600,
     } satisfies Config);
   });
 
@@ -150,6 +167,15 @@ describe('configuration values', () => {
 
   test('when ALLOWED_HOSTS is *, then the list is just *', () => {
     assert.deepEqual(loadConfig({ ALLOWED_HOSTS: '*' }).allowedHosts, ['*']);
+  });
+
+  test('when ALLOWED_HOSTS names IP literals, domains and names in capitals, then they are accepted', () => {
+    assert.deepEqual(loadConfig({ ALLOWED_HOSTS: '[2001:db8::1],10.0.0.7,.Example.COM,API.example.com' }).allowedHosts, [
+      '[2001:db8::1]',
+      '10.0.0.7',
+      '.Example.COM',
+      'API.example.com',
+    ]);
   });
 });
 
@@ -208,6 +234,17 @@ describe('invalid configuration', () => {
     ['THROTTLE_REGISTER_ADDRESS', '10/86401'],
     ['THROTTLE_REGISTER_ADDRESS', 'ten/60'],
     ['TOMBSTONE_RETENTION_SECONDS', '30d'],
+    ['ALLOWED_HOSTS', 'localhost:8000'],
+    ['ALLOWED_HOSTS', 'api.example.com,http://app.example.com'],
+    ['ALLOWED_HOSTS', 'user@example.com'],
+    ['ALLOWED_HOSTS', '::1'],
+    ['ALLOWED_HOSTS', '*.example.com'],
+    ['REQUEST_TIMEOUT_SECONDS', '0'],
+    ['REQUEST_TIMEOUT_SECONDS', '3601'],
+    ['HEADERS_TIMEOUT_SECONDS', '1.5'],
+    ['KEEP_ALIVE_TIMEOUT_SECONDS', '-5'],
+    ['CONNECTION_TIMEOUT_SECONDS', 'forever'],
+    ['SHUTDOWN_TIMEOUT_SECONDS', '0'],
   ];
   for (const [name, raw] of invalid) {
     test(`when ${name} is ${JSON.stringify(raw)}, then a ConfigError names ${name} and the value`, () => {
@@ -216,6 +253,11 @@ describe('invalid configuration', () => {
       assert.ok(error.message.includes(`${name}=${JSON.stringify(raw)}`), error.message);
     });
   }
+
+  test('when the header deadline is later than the whole request\'s, then a ConfigError names both', () => {
+    const error = configError({ REQUEST_TIMEOUT_SECONDS: '20', HEADERS_TIMEOUT_SECONDS: '30' });
+    assert.match(error.message, /HEADERS_TIMEOUT_SECONDS must not be more than REQUEST_TIMEOUT_SECONDS/);
+  });
 
   for (const raw of ['999.1.1.1', '10.0.0.0/99']) {
     test(`when TRUST_PROXY is ${raw}, which is shaped like an address but is none, then a ConfigError names TRUST_PROXY`, () => {

@@ -4,7 +4,7 @@ import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { createTask, createUser, dialectName, sharedAppWithTask, sharedTestApp, type TestUser } from '../helpers.js';
 
 const ALLOW_METHODS = 'DELETE, GET, OPTIONS, PATCH, POST, PUT';
-const ALLOW_HEADERS = 'accept, authorization, content-type, user-agent, x-csrftoken, x-requested-with';
+const ALLOW_HEADERS = 'accept, authorization, content-type, user-agent, x-csrftoken, x-requested-with, if-match, if-none-match';
 
 function varyNames(response: LightMyRequestResponse): string[] {
   return String(response.headers.vary ?? '')
@@ -23,7 +23,7 @@ describe(`[${dialectName}] CORS with the default origins`, () => {
     test(`when ${origin} lists tasks, then the reply allows that origin and nothing more`, async () => {
       const response = await testApp().app.inject({ method: 'GET', url: '/api/tasks/', headers: { ...testApp().alice.auth, origin } });
       assert.equal(response.statusCode, 200);
-      assert.deepEqual(accessControlHeaders(response), { 'access-control-allow-origin': origin });
+      assert.deepEqual(accessControlHeaders(response), { 'access-control-allow-origin': origin, 'access-control-expose-headers': 'ETag' });
       assert.ok(varyNames(response).includes('origin'));
     });
   }
@@ -49,6 +49,7 @@ describe(`[${dialectName}] CORS with the default origins`, () => {
       const response = await testApp().app.inject({ ...options, headers: { ...options.headers, origin: 'http://localhost:3000' } });
       assert.equal(response.statusCode, status);
       assert.equal(response.headers['access-control-allow-origin'], 'http://localhost:3000');
+      assert.equal(response.headers['access-control-expose-headers'], 'ETag');
       assert.equal(response.headers['access-control-allow-credentials'], undefined);
       assert.ok(varyNames(response).includes('origin'), `Vary: ${response.headers.vary}`);
     });
@@ -146,6 +147,39 @@ describe(`[${dialectName}] CORS with the default origins`, () => {
 
 type App = ReturnType<ReturnType<typeof sharedTestApp>>['app'];
 const ask = (app: App, origin: string) => app.inject({ method: 'GET', url: '/api/tasks/', headers: { origin } });
+
+describe(`[${dialectName}] CORS for conditional requests`, () => {
+  const testApp = sharedAppWithTask();
+
+  for (const header of ['if-match', 'if-none-match', 'If-Match, Content-Type', 'authorization,if-none-match']) {
+    test(`when a preflight asks to send ${header}, then the allowed headers include the conditional-request headers`, async () => {
+      const response = await testApp().app.inject({
+        method: 'OPTIONS',
+        url: `/api/tasks/${testApp().taskId}/`,
+        headers: { origin: 'http://localhost:3000', 'access-control-request-method': 'PUT', 'access-control-request-headers': header },
+      });
+      assert.equal(response.statusCode, 200);
+      const allowed = String(response.headers['access-control-allow-headers']).split(', ');
+      for (const name of header.toLowerCase().split(',')) assert.ok(allowed.includes(name.trim()), `${name} in ${allowed.join(', ')}`);
+      assert.equal(response.headers['access-control-expose-headers'], undefined);
+    });
+  }
+
+  test('when an allowed origin reads a task, then its ETag is exposed to the page and a conditional read gets 304', async () => {
+    const { app, alice, taskId } = testApp();
+    const headers = { ...alice.auth, origin: 'http://localhost:3001' };
+    const read = await app.inject({ method: 'GET', url: `/api/tasks/${taskId}/`, headers });
+    assert.equal(read.statusCode, 200);
+    assert.equal(read.headers['access-control-expose-headers'], 'ETag');
+    const etag = String(read.headers.etag);
+    const again = await app.inject({ method: 'GET', url: `/api/tasks/${taskId}/`, headers: { ...headers, 'if-none-match': etag } });
+    assert.equal(again.statusCode, 304);
+    assert.equal(again.headers['access-control-expose-headers'], 'ETag');
+    const stale = await app.inject({ method: 'PATCH', url: `/api/tasks/${taskId}/`, headers: { ...headers, 'if-match': '"stale"' }, payload: { title: 'x' } });
+    assert.equal(stale.statusCode, 412);
+    assert.equal(stale.headers['access-control-expose-headers'], 'ETag');
+  });
+});
 
 describe(`[${dialectName}] CORS origins from CORS_ALLOWED_ORIGINS`, () => {
   const configured = sharedTestApp({

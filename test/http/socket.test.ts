@@ -2,6 +2,10 @@ import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import { before, describe, test } from 'node:test';
 import { PASSWORD, dialectName, sharedTestApp, uniqueUsername } from '../helpers.js';
+import { exchange, replies } from './raw.js';
+
+/** The multipart body of the reported crash: a file part that ends before its boundary. */
+const TRUNCATED_FILE_PART = '--X\r\nContent-Disposition: form-data; name="f"; filename="a"\r\n\r\nabc';
 
 /** A few requests over a real socket, so headers, redirects and bodies are seen as a client sees them. */
 describe(`[${dialectName}] over a real socket`, () => {
@@ -104,5 +108,41 @@ describe(`[${dialectName}] over a real socket`, () => {
     });
     assert.equal(response.status, 413);
     assert.match(response.headers.get('content-type') ?? '', /^application\/json/);
+  });
+
+  test('when the reported multipart body that ends inside a file part arrives, then it gets 400 and the server keeps serving', async () => {
+    const { port } = new URL(base);
+    const request =
+      `POST /api/login/ HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/form-data; boundary=X\r\n` +
+      `Content-Length: ${TRUNCATED_FILE_PART.length}\r\nConnection: close\r\n\r\n${TRUNCATED_FILE_PART}`;
+    const [reply, ...more] = replies(await exchange(Number(port), request));
+    assert.equal(reply!.status, 'HTTP/1.1 400 Bad Request');
+    assert.match(JSON.parse(reply!.body).detail, /^Multipart form parse error - ./);
+    assert.deepEqual(more, []);
+    assert.equal((await fetch(`${base}/`)).status, 200);
+  });
+
+  test('when the same body arrives chunked, or followed on the connection by another request, then each request is answered', async () => {
+    const port = Number(new URL(base).port);
+    const chunked =
+      `POST /api/register/ HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/form-data; boundary=X\r\nTransfer-Encoding: chunked\r\n\r\n` +
+      `${TRUNCATED_FILE_PART.length.toString(16)}\r\n${TRUNCATED_FILE_PART}\r\n0\r\n\r\n` +
+      `GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`;
+    const answered = replies(await exchange(port, chunked));
+    assert.deepEqual(
+      answered.map((reply) => reply.status),
+      ['HTTP/1.1 400 Bad Request', 'HTTP/1.1 200 OK'],
+    );
+    assert.match(JSON.parse(answered[0]!.body).detail, /^Multipart form parse error - ./);
+  });
+
+  test('when a client gives up halfway through a multipart upload, then the server keeps serving', async () => {
+    const port = Number(new URL(base).port);
+    const partial =
+      `POST /api/login/ HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/form-data; boundary=X\r\n` +
+      `Content-Length: 100000\r\n\r\n${TRUNCATED_FILE_PART}`;
+    for (let attempt = 0; attempt < 5; attempt++) await exchange(port, partial, { abort: true });
+    const root = await fetch(`${base}/`);
+    assert.equal(root.status, 200);
   });
 });

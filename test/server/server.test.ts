@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
@@ -127,7 +127,7 @@ async function assertServesThenStops(running: Running) {
   assert.equal(await within(running.exited, 5_000, 'shutting down'), 0);
 }
 
-describe('the server process', { concurrency: true }, () => {
+describe('the server process', { concurrency: 3 }, () => {
   test('when started on a new SQLite file, then it migrates, serves the API, and exits 0 promptly on SIGTERM', async (t) => {
     const running = await startServer(t, { DATABASE_URL: tempSqliteUrl(t) });
     await assertServesThenStops(running);
@@ -182,6 +182,47 @@ describe('the server process', { concurrency: true }, () => {
     assert.equal(await within(running.exited, 5_000, 'exiting after the reply in flight'), 0);
   });
 
+  test('when a request never completes, then SIGTERM still ends the process at the shutdown deadline, exiting 1 and saying why', async (t) => {
+    const running = await startServer(t, {
+      DATABASE_URL: tempSqliteUrl(t),
+      SHUTDOWN_TIMEOUT_SECONDS: '2',
+      REQUEST_TIMEOUT_SECONDS: '600',
+      HEADERS_TIMEOUT_SECONDS: '600',
+      CONNECTION_TIMEOUT_SECONDS: '600',
+    });
+    // An upload that stops halfway: the connection is busy with a request that never ends.
+    const { port } = new URL(running.base);
+    const stuck = connect(Number(port), '127.0.0.1');
+    t.after(() => stuck.destroy());
+    stuck.on('error', () => {});
+    await new Promise<void>((done) => stuck.on('connect', done));
+    stuck.write('POST /api/register/ HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"username"');
+    // The server has the request once it answers another one after it.
+    assert.equal((await fetch(`${running.base}/`)).status, 200);
+
+    running.child.kill('SIGTERM');
+    assert.equal(await within(running.exited, 15_000, 'shutting down past the deadline'), 1);
+    assert.match(running.output().stdout, /requests still running 2 s after the shutdown began/);
+  });
+
+  test('when the reported multipart body that ends inside a file part arrives, then the process answers 400 and keeps serving', async (t) => {
+    const running = await startServer(t, { DATABASE_URL: tempSqliteUrl(t) });
+    const body = '--X\r\nContent-Disposition: form-data; name="f"; filename="a"\r\n\r\nabc';
+    for (const url of ['/api/login/', '/api/register/']) {
+      const response = await fetch(`${running.base}${url}`, {
+        method: 'POST',
+        headers: { 'content-type': 'multipart/form-data; boundary=X' },
+        body,
+      });
+      assert.equal(response.status, 400);
+      assert.match(((await response.json()) as { detail: string }).detail, /^Multipart form parse error - ./);
+    }
+    assert.equal((await fetch(`${running.base}/`)).status, 200);
+    running.child.kill('SIGTERM');
+    assert.equal(await within(running.exited, 5_000, 'shutting down'), 0);
+    assert.doesNotMatch(running.output().stderr, /Error/);
+  });
+
   test('when PORT is invalid, then the server exits 1 naming PORT, without a stack trace', async (t) => {
     const running = start(t, 'src/server.ts', [], { PORT: 'abc', DATABASE_URL: tempSqliteUrl(t) });
     assert.equal(await within(running.exited, 20_000, 'refusing the settings'), 1);
@@ -218,7 +259,7 @@ describe('the server process', { concurrency: true }, () => {
   });
 });
 
-describe('the command line', { concurrency: true }, () => {
+describe('the command line', { concurrency: 3 }, () => {
   test('when migrate runs on a new file, then it lists what it applied, and a second run applies nothing', async (t) => {
     const databaseUrl = tempSqliteUrl(t);
     assert.deepEqual(await runCli(t, ['migrate'], databaseUrl), {
