@@ -13,6 +13,12 @@ const BATCH = 1000;
  * tasks/search-text.ts), computed by the application, so both databases match the same tasks.
  */
 export async function up(db: Kysely<unknown>): Promise<void> {
+  // Kysely runs SQLite migrations outside a transaction; this one is applied whole or not at all.
+  if (db.isTransaction) await apply(db);
+  else await db.transaction().execute(apply);
+}
+
+async function apply(db: Kysely<unknown>): Promise<void> {
   await db.schema
     .alterTable('users')
     .addColumn('session_epoch', 'integer', (col) => col.notNull().defaultTo(0))
