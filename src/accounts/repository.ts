@@ -89,7 +89,9 @@ export function createAccountsRepository({ db, dialect, prepare }: Database) {
             .select((eb) => [
               'id',
               eb.val(session.digest).as('digest'),
-              eb.val(session.userAgent).as('user_agent'),
+              // Informational, so never a reason to refuse a login: PostgreSQL cannot store NUL
+              // (Node's HTTP parser refuses it, but not every way in is Node's parser).
+              eb.val(session.userAgent.replaceAll('\0', '')).as('user_agent'),
               eb.val(session.now).as('created_at'),
               eb.val(session.now).as('last_used_at'),
               eb.val(session.expiresAt).as('expires_at'),

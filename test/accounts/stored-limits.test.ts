@@ -76,4 +76,13 @@ describe(`[${dialectName}] account values at the edges of their columns`, () => 
     const sessions = await storedSessions(database, user.id);
     assert.equal(sessions.at(-1)!.user_agent, agent.slice(0, 512));
   });
+
+  test('when a login sends a user agent holding NUL and control characters, then it succeeds and the agent is stored without the NULs', async () => {
+    const { app, database } = shared();
+    const user = await createUser(app);
+    const reply = await postLogin(app, user.username, PASSWORD, { headers: { 'user-agent': 'Agent\u0000 1.0\u0001\u0000' } });
+    assert.equal(reply.statusCode, 200, reply.body);
+    const sessions = await storedSessions(database, user.id);
+    assert.equal(sessions.at(-1)!.user_agent, 'Agent 1.0\u0001');
+  });
 });
