@@ -41,7 +41,7 @@ async function sendWhile<T>(running: Promise<unknown>, send: () => Promise<T>, e
  */
 async function busyHashing(app: FastifyInstance): Promise<() => Promise<void>> {
   const other = await createUser(app);
-  const logins = Array.from({ length: 6 }, () => login(app, other.username, other.password));
+  const logins = Array.from({ length: 10 }, () => login(app, other.username, other.password));
   return async () => void (await Promise.all(logins));
 }
 
@@ -90,7 +90,7 @@ describe(`[${dialectName}] logins racing a revocation of every session`, () => {
       // Eight logins, as in the reported attack; their credentials are read at once, and
       // checked only after the other user's hashing is done, well after the revocation.
       const logins = Promise.all(Array.from({ length: 8 }, () => postLogin(app, user.username, PASSWORD)));
-      await sleep(50);
+      await sleep(150);
       const revoke = await app.inject({ method: 'POST', url: '/api/logout/all/', headers: user.auth });
       assert.equal(revoke.statusCode, 204);
 
@@ -108,7 +108,7 @@ describe(`[${dialectName}] logins racing a revocation of every session`, () => {
       const user = await createUser(app);
       const drained = await busyHashing(app);
       const logins = Promise.all(Array.from({ length: 8 }, () => postLogin(app, user.username, PASSWORD)));
-      await sleep(50);
+      await sleep(150);
       assert.equal(await accounts.setActive(user.username, false), true);
       const tokens = await tokensOf(await logins);
       assert.equal(await accounts.setActive(user.username, true), true);
@@ -295,7 +295,7 @@ describe(`[${dialectName}] requests racing an account deletion`, () => {
       const user = await createUser(app);
       const drained = await busyHashing(app);
       const logins = Promise.all(Array.from({ length: 4 }, () => postLogin(app, user.username, PASSWORD)));
-      await sleep(50);
+      await sleep(150);
       await deleteAccount(database, user.id);
       for (const reply of await logins) {
         assert.deepEqual([reply.statusCode, reply.json()], [400, { non_field_errors: ['Unable to log in with provided credentials.'] }]);
