@@ -210,7 +210,7 @@ async function queryPlans(databaseUrl: string, user: number, tasksPerUser: numbe
     // The create's INSERT, run and rolled back on PostgreSQL (EXPLAIN ANALYZE executes it).
     const insert = database.db
       .insertInto('tasks')
-      .values({ owner_id: user, title: 'Plan', description: '', due_date: null, completed: false, created_at: now(), updated_at: now() })
+      .values({ owner_id: user, title: 'Plan', description: '', due_date: null, completed: false, created_at: now(), updated_at: now(), title_folded: 'plan' })
       .returning(['id'])
       .compile();
     sections.push(`-- create\n${insert.sql}\n${await explain(database, insert)}`);

@@ -17,6 +17,7 @@ import { tokenDigest } from '../src/accounts/tokens.js';
 import { timestampOf } from '../src/db/clock.js';
 import { createDatabase, type Dialect } from '../src/db/database.js';
 import { migrateToLatest } from '../src/db/migrate.js';
+import { foldForSearch } from '../src/tasks/search-text.js';
 import { adminQuery } from './lib.js';
 
 export const PASSWORD = 'scale benchmark password 1';
@@ -107,6 +108,7 @@ function random(seed: number): () => number {
 }
 
 const ROWS_PER_INSERT = 100;
+const TASK_COLUMNS = 11;
 
 function seedSqlite(path: string, users: number, tasksPerUser: number, passwordHash: string): void {
   const sqlite = new SQLite(path);
@@ -126,14 +128,11 @@ function seedSqlite(path: string, users: number, tasksPerUser: number, passwordH
     const insertToken = sqlite.prepare(
       'insert into auth_tokens (user_id, digest, created_at, last_used_at, expires_at, user_agent) values (?, ?, ?, ?, ?, ?)',
     );
-    const taskRow = '(?, ?, ?, ?, ?, ?, ?, ?, ?)';
-    const insertTasks = sqlite.prepare(
-      'insert into tasks (id, owner_id, title, description, due_date, completed, created_at, updated_at, completed_at) values ' +
-        Array(ROWS_PER_INSERT).fill(taskRow).join(', '),
-    );
-    const insertTask = sqlite.prepare(
-      'insert into tasks (id, owner_id, title, description, due_date, completed, created_at, updated_at, completed_at) values ' + taskRow,
-    );
+    const taskRow = '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
+    const taskColumns =
+      'insert into tasks (id, owner_id, title, description, due_date, completed, created_at, updated_at, completed_at, title_folded, description_folded) values ';
+    const insertTasks = sqlite.prepare(taskColumns + Array(ROWS_PER_INSERT).fill(taskRow).join(', '));
+    const insertTask = sqlite.prepare(taskColumns + taskRow);
 
     sqlite.transaction(() => {
       let batch: unknown[] = [];
@@ -154,14 +153,15 @@ function seedSqlite(path: string, users: number, tasksPerUser: number, passwordH
           batch.push(
             (user - 1) * tasksPerUser + n, user, title, description, dueDate,
             completed ? 1 : 0, timestampOf(createdMs), updated, completed ? updated : null,
+            foldForSearch(title), foldForSearch(description),
           );
-          if (batch.length === ROWS_PER_INSERT * 9) {
+          if (batch.length === ROWS_PER_INSERT * TASK_COLUMNS) {
             insertTasks.run(batch);
             batch = [];
           }
         }
       }
-      for (let i = 0; i < batch.length; i += 9) insertTask.run(batch.slice(i, i + 9));
+      for (let i = 0; i < batch.length; i += TASK_COLUMNS) insertTask.run(batch.slice(i, i + TASK_COLUMNS));
     })();
     sqlite.exec('analyze');
     sqlite.pragma('wal_checkpoint(TRUNCATE)');
@@ -190,9 +190,13 @@ async function seedPostgres(url: string, users: number, tasksPerUser: number, pa
     for (let first = 1; first <= users; first += slice) {
       const last = Math.min(users, first + slice - 1);
       await sql`
-        insert into tasks (id, owner_id, title, description, due_date, completed, created_at, updated_at, completed_at)
+        insert into tasks (id, owner_id, title, description, due_date, completed, created_at, updated_at, completed_at,
+          title_folded, description_folded)
         select id, owner_id, title, description, due_date, completed, created_at, updated_at,
-          case when completed then updated_at end
+          case when completed then updated_at end,
+          -- The search folding of these words (tasks/search-text.ts): lower() for ASCII, in any
+          -- locale, and the two accented capitals they hold.
+          translate(lower(title), 'ÜÉ', 'üé'), translate(lower(description), 'ÜÉ', 'üé')
         from (
           select id, owner_id, created_at, completed,
             created_at + random() * (now() - created_at) as updated_at,

@@ -16,8 +16,18 @@ declare module 'fastify' {
   }
 }
 
-/** Writing last_used_at at most this often keeps authenticated reads to a single query. */
-const TOUCH_INTERVAL_MS = 60_000;
+/**
+ * Writing last_used_at at most this often keeps authenticated reads to a single query: once a
+ * minute, or every tenth of the lifetime when that is shorter. A session in use is then always
+ * extended well before it expires, and one left unused ends between nine tenths of its
+ * lifetime and its whole lifetime after its last use.
+ */
+export function touchIntervalMs(tokenLifetimeSeconds: number): number {
+  return Math.min(60_000, tokenLifetimeSeconds * 100);
+}
+
+/** For a request whose account was deleted after it was authenticated; DRF's words. */
+export const accountGone = () => unauthorized('User inactive or deleted.');
 
 /**
  * `Authorization: Token <key>` as DRF's TokenAuthentication parses it (keyword in any letter
@@ -26,15 +36,16 @@ const TOUCH_INTERVAL_MS = 60_000;
 export function createAuthenticate(accounts: AccountsRepository, tokenLifetimeSeconds: number) {
   const currentText = millisecondTimestamps();
   const touchDueText = millisecondTimestamps();
+  const touchInterval = touchIntervalMs(tokenLifetimeSeconds);
   return async function authenticate(request: FastifyRequest): Promise<void> {
     const key = presentedKey(request.headers.authorization);
     const epochMs = Date.now();
     const session = await accounts.findSession(tokenDigest(key), currentText(epochMs));
     if (session === undefined) throw unauthorized('Invalid token.');
-    if (!session.isActive) throw unauthorized('User inactive or deleted.');
+    if (!session.isActive) throw accountGone();
 
     // Stored timestamps compare as text on both databases.
-    if (session.lastUsedAt <= touchDueText(epochMs - TOUCH_INTERVAL_MS)) {
+    if (session.lastUsedAt <= touchDueText(epochMs - touchInterval)) {
       // Sliding expiry: a session in use keeps living; an idle one ends after its lifetime.
       await accounts.touchSession(session.sessionId, now(), secondsFromNow(tokenLifetimeSeconds));
     }

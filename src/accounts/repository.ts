@@ -1,5 +1,6 @@
-import { sql } from 'kysely';
-import type { Database } from '../db/database.js';
+import { sql, type Transaction } from 'kysely';
+import type { Database, Db } from '../db/database.js';
+import type { Tables } from '../db/tables.js';
 import { isUniqueViolation } from '../db/errors.js';
 
 export interface AuthenticatedSession {
@@ -32,7 +33,7 @@ export function usernameKey(username: string): string {
 
 export type AccountsRepository = ReturnType<typeof createAccountsRepository>;
 
-export function createAccountsRepository({ db, prepare }: Database) {
+export function createAccountsRepository({ db, dialect, prepare }: Database) {
   // Runs on every authenticated request: compiled once, cached by the database.
   // Parameters: token digest, current time.
   const sessionByDigest = prepare(
@@ -64,26 +65,45 @@ export function createAccountsRepository({ db, prepare }: Database) {
         .execute();
     },
 
+    /**
+     * Starts a session for credentials checked at `sessionEpoch`; undefined when, meanwhile,
+     * the user's sessions were revoked (password change, log out everywhere), the user was
+     * deactivated or deleted. The check and the insert are one statement, and on PostgreSQL
+     * the user's row is share-locked: a revocation in progress, which holds the row, is waited
+     * for and then seen, so a session is never created behind its back.
+     */
     async createSession(session: {
       userId: number;
+      sessionEpoch: number;
       digest: string;
       userAgent: string;
       now: string;
       expiresAt: string;
-    }): Promise<number> {
+    }): Promise<number | undefined> {
       const row = await db
         .insertInto('auth_tokens')
-        .values({
-          user_id: session.userId,
-          digest: session.digest,
-          user_agent: session.userAgent,
-          created_at: session.now,
-          last_used_at: session.now,
-          expires_at: session.expiresAt,
-        })
+        .columns(['user_id', 'digest', 'user_agent', 'created_at', 'last_used_at', 'expires_at'])
+        .expression(
+          db
+            .selectFrom('users')
+            .select((eb) => [
+              'id',
+              eb.val(session.digest).as('digest'),
+              // Informational, so never a reason to refuse a login: PostgreSQL cannot store NUL
+              // (Node's HTTP parser refuses it, but not every way in is Node's parser).
+              eb.val(session.userAgent.replaceAll('\0', '')).as('user_agent'),
+              eb.val(session.now).as('created_at'),
+              eb.val(session.now).as('last_used_at'),
+              eb.val(session.expiresAt).as('expires_at'),
+            ])
+            .where('id', '=', session.userId)
+            .where('session_epoch', '=', session.sessionEpoch)
+            .where('is_active', '=', true)
+            .$if(dialect === 'postgres', (query) => query.forShare()),
+        )
         .returning('id')
-        .executeTakeFirstOrThrow();
-      return row.id;
+        .executeTakeFirst();
+      return row?.id;
     },
 
     listSessions(userId: number, now: string): Promise<SessionSummary[]> {
@@ -107,11 +127,15 @@ export function createAccountsRepository({ db, prepare }: Database) {
       return Number(result.numDeletedRows) > 0;
     },
 
-    async deleteSessions(userId: number, options: { except?: number } = {}): Promise<number> {
-      let query = db.deleteFrom('auth_tokens').where('user_id', '=', userId);
-      if (options.except !== undefined) query = query.where('id', '!=', options.except);
-      const result = await query.executeTakeFirst();
-      return Number(result.numDeletedRows);
+    /**
+     * Logs the user out everywhere: every session ends, and logins still checking a password
+     * cannot start one (the epoch moves). The user's row is locked first, as everywhere.
+     */
+    async revokeSessions(userId: number): Promise<void> {
+      await db.transaction().execute(async (trx) => {
+        await trx.updateTable('users').set(nextEpoch).where('id', '=', userId).execute();
+        await trx.deleteFrom('auth_tokens').where('user_id', '=', userId).execute();
+      });
     },
 
     /** Expired sessions are refused on sight; this keeps the table from growing without bound. */
@@ -123,7 +147,7 @@ export function createAccountsRepository({ db, prepare }: Database) {
     findCredentials(username: string) {
       return db
         .selectFrom('users')
-        .select(['id', 'password', 'is_active'])
+        .select(['id', 'password', 'is_active', 'session_epoch'])
         .where('username_key', '=', usernameKey(username))
         .executeTakeFirst();
     },
@@ -163,8 +187,46 @@ export function createAccountsRepository({ db, prepare }: Database) {
       }
     },
 
-    async setPasswordHash(userId: number, passwordHash: string): Promise<void> {
-      await db.updateTable('users').set({ password: passwordHash }).where('id', '=', userId).execute();
+    /**
+     * Replaces a hash of an older kind with a fresh one of the same password, only if the
+     * stored hash is still `verifiedHash`: a password changed meanwhile is never overwritten
+     * with the old one. The epoch stays, so other logins in flight are not disturbed.
+     */
+    async upgradePasswordHash(userId: number, verifiedHash: string, passwordHash: string): Promise<void> {
+      await db
+        .updateTable('users')
+        .set({ password: passwordHash })
+        .where('id', '=', userId)
+        .where('password', '=', verifiedHash)
+        .execute();
+    },
+
+    /**
+     * Sets a new password if the stored hash is still the one the current password was checked
+     * against, and ends every other session, in one transaction that starts by locking the
+     * user's row; logins in flight cannot start a session afterwards (the epoch moves).
+     */
+    async changePassword(change: {
+      userId: number;
+      verifiedHash: string;
+      passwordHash: string;
+      keepSessionId: number;
+    }): Promise<'changed' | CredentialsLost> {
+      return db.transaction().execute(async (trx) => {
+        const changed = await trx
+          .updateTable('users')
+          .set({ ...nextEpoch, password: change.passwordHash })
+          .where('id', '=', change.userId)
+          .where('password', '=', change.verifiedHash)
+          .executeTakeFirst();
+        if (Number(changed.numUpdatedRows) === 0) return credentialsLost(trx, change.userId);
+        await trx
+          .deleteFrom('auth_tokens')
+          .where('user_id', '=', change.userId)
+          .where('id', '!=', change.keepSessionId)
+          .execute();
+        return 'changed';
+      });
     },
 
     async recordLogin(userId: number, now: string): Promise<void> {
@@ -191,7 +253,7 @@ export function createAccountsRepository({ db, prepare }: Database) {
       return db.transaction().execute(async (trx) => {
         const user = await trx
           .updateTable('users')
-          .set({ is_active: active })
+          .set(active ? { is_active: true } : { ...nextEpoch, is_active: false })
           .where('username_key', '=', usernameKey(username))
           .returning('id')
           .executeTakeFirst();
@@ -201,9 +263,32 @@ export function createAccountsRepository({ db, prepare }: Database) {
       });
     },
 
-    /** Deletes the user; their sessions and tasks go with them (foreign keys cascade). */
-    async deleteUser(userId: number): Promise<void> {
-      await db.deleteFrom('users').where('id', '=', userId).execute();
+    /**
+     * Deletes the user if the stored hash is still the one the password was checked against;
+     * their sessions, tasks and deletion records go with them (foreign keys cascade), all in
+     * this one statement.
+     */
+    async deleteUser(userId: number, verifiedHash: string): Promise<'deleted' | CredentialsLost> {
+      const deleted = await db
+        .deleteFrom('users')
+        .where('id', '=', userId)
+        .where('password', '=', verifiedHash)
+        .executeTakeFirst();
+      return Number(deleted.numDeletedRows) > 0 ? 'deleted' : credentialsLost(db, userId);
     },
   };
 }
+
+/**
+ * Why a change conditional on checked credentials did nothing: the password was changed
+ * meanwhile (`stale`), or the account was deleted (`missing`).
+ */
+export type CredentialsLost = 'stale' | 'missing';
+
+async function credentialsLost(db: Db | Transaction<Tables>, userId: number): Promise<CredentialsLost> {
+  const user = await db.selectFrom('users').select('id').where('id', '=', userId).executeTakeFirst();
+  return user === undefined ? 'missing' : 'stale';
+}
+
+/** Moves a user's session epoch: sessions of credentials checked before cannot be created. */
+const nextEpoch = { session_epoch: sql<number>`session_epoch + 1` };

@@ -7,7 +7,8 @@ import { parsePathId } from '../http/fields.js';
 import { completeResource } from '../http/methods.js';
 import { passwordProblems } from './password-policy.js';
 import { hashPassword, prepareDummyHash, verifyAgainstDummy, verifyPassword } from './passwords.js';
-import type { AccountsRepository } from './repository.js';
+import { accountGone } from './authenticate.js';
+import type { AccountsRepository, CredentialsLost } from './repository.js';
 import * as schemas from './schemas.js';
 import { generateToken, tokenDigest } from './tokens.js';
 import { USERNAME_TAKEN, parseCredentials, parseEmail, parsePassword, parseRegistration, requiredFields } from './validation.js';
@@ -73,17 +74,20 @@ export async function accountRoutes(app: FastifyInstance, options: AccountRoutes
       const verification = await verifyPassword(user.password, password);
       if (!verification.valid || !user.is_active) throw nonFieldError(INVALID_CREDENTIALS);
       await guess.succeeded();
-      if (verification.needsRehash) await accounts.setPasswordHash(user.id, await hashPassword(password));
+      if (verification.needsRehash) await accounts.upgradePasswordHash(user.id, user.password, await hashPassword(password));
 
       const token = generateToken();
       const time = now();
-      await accounts.createSession({
+      const sessionId = await accounts.createSession({
         userId: user.id,
+        sessionEpoch: user.session_epoch,
         digest: tokenDigest(token),
         userAgent: (request.headers['user-agent'] ?? '').slice(0, 512),
         now: time,
         expiresAt: secondsFromNow(tokenLifetimeSeconds),
       });
+      // Meanwhile the password was changed, every session revoked, or the account removed.
+      if (sessionId === undefined) throw nonFieldError(INVALID_CREDENTIALS);
       await accounts.recordLogin(user.id, time);
       return { token };
     },
@@ -107,7 +111,7 @@ export async function accountRoutes(app: FastifyInstance, options: AccountRoutes
     secured.post('/api/logout/all/', {
       schema: { ...SECURED, summary: 'Revoke every token of the user', response: { 204: Type.Null() } },
       handler: async (request, reply) => {
-        await accounts.deleteSessions(callerOf(request).userId);
+        await accounts.revokeSessions(callerOf(request).userId);
         return reply.code(204).send();
       },
     });
@@ -134,8 +138,9 @@ export async function accountRoutes(app: FastifyInstance, options: AccountRoutes
       schema: { ...SECURED, summary: 'Delete the account and all its tasks', body: schemas.AccountDeleteBody, response: { 204: Type.Null() } },
       handler: async (request, reply) => {
         const body = requiredFields(await readBody(request), { current_password: parsePassword });
-        await requireCurrentPassword(request, body.current_password);
-        await accounts.deleteUser(callerOf(request).userId);
+        const account = await requireCurrentPassword(request, body.current_password);
+        const outcome = await accounts.deleteUser(callerOf(request).userId, account.password);
+        if (outcome !== 'deleted') throw credentialsLost(outcome);
         return reply.code(204).send();
       },
     });
@@ -150,9 +155,14 @@ export async function accountRoutes(app: FastifyInstance, options: AccountRoutes
         const problems = passwordProblems(body.new_password, account);
         if (problems.length > 0) throw validation({ new_password: problems });
 
-        await accounts.setPasswordHash(caller.userId, await hashPassword(body.new_password));
         // Whoever else held a token (perhaps the reason for the change) is logged out.
-        await accounts.deleteSessions(caller.userId, { except: caller.sessionId });
+        const outcome = await accounts.changePassword({
+          userId: caller.userId,
+          verifiedHash: account.password,
+          passwordHash: await hashPassword(body.new_password),
+          keepSessionId: caller.sessionId,
+        });
+        if (outcome !== 'changed') throw credentialsLost(outcome);
         return reply.code(204).send();
       },
     });
@@ -178,6 +188,14 @@ export async function accountRoutes(app: FastifyInstance, options: AccountRoutes
     });
     completeResource(secured, { url: '/api/sessions/:id/', name: 'Session', description: 'One session.', methods: ['DELETE'] });
   });
+
+  /**
+   * A password change or account deletion whose checked password was changed meanwhile (by a
+   * parallel request) is refused as if the password were wrong; a deleted account is gone.
+   */
+  function credentialsLost(reason: CredentialsLost) {
+    return reason === 'missing' ? accountGone() : validation({ current_password: [INVALID_PASSWORD] });
+  }
 
   async function currentAccount(request: FastifyRequest) {
     const account = await accounts.findAccount(callerOf(request).userId);

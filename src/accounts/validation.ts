@@ -1,13 +1,16 @@
 import { domainToASCII } from 'node:url';
 import { FieldErrorCollector } from '../http/errors.js';
-import { REQUIRED, parseString, type Parsed } from '../http/fields.js';
+import { REQUIRED, longerThan, parseString, type Parsed } from '../http/fields.js';
 import type { BodyData } from '../http/body.js';
 import { MAX_PASSWORD_LENGTH, passwordProblems } from './password-policy.js';
+import { usernameKey } from './repository.js';
 
 const USERNAME_PATTERN = /^[\p{L}\p{N}_.@+-]+$/u;
 const INVALID_USERNAME =
   'Enter a valid username. This value may contain only letters, numbers, and @/./+/-/_ characters.';
 const INVALID_EMAIL = 'Enter a valid email address.';
+const MAX_USERNAME_LENGTH = 150;
+const FOLDED_USERNAME_TOO_LONG = `Ensure this field has no more than ${MAX_USERNAME_LENGTH} characters once case-folded.`;
 export const USERNAME_TAKEN = 'A user with that username already exists.';
 
 export interface Registration {
@@ -70,9 +73,13 @@ export function field<T>(
 }
 
 export function parseUsername(value: unknown): Parsed<string> {
-  const parsed = parseString(value, { maxLength: 150 });
+  const parsed = parseString(value, { maxLength: MAX_USERNAME_LENGTH });
   if (!parsed.ok) return parsed;
-  return USERNAME_PATTERN.test(parsed.value) ? parsed : { ok: false, messages: [INVALID_USERNAME] };
+  if (!USERNAME_PATTERN.test(parsed.value)) return { ok: false, messages: [INVALID_USERNAME] };
+  // The case-folded form under which usernames are unique can be longer (`ﬀ` folds to `ff`),
+  // and is stored in a column of the same size.
+  if (longerThan(usernameKey(parsed.value), MAX_USERNAME_LENGTH)) return { ok: false, messages: [FOLDED_USERNAME_TOO_LONG] };
+  return parsed;
 }
 
 /** Passwords are never trimmed: what the user typed at sign-up is what logs them in. */

@@ -82,11 +82,6 @@ function connectSqlite(path: string, cacheKib?: number): SQLite.Database {
   sqlite.pragma('synchronous = FULL');
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
-  // SQLite's own lower() folds only ASCII; PostgreSQL's folds all of Unicode. Searches must
-  // match the same tasks on both, so lower() is replaced by JavaScript's case folding.
-  sqlite.function('lower', { deterministic: true }, (text: unknown) =>
-    typeof text === 'string' ? text.toLowerCase() : text,
-  );
   return sqlite;
 }
 

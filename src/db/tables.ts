@@ -16,6 +16,8 @@ export interface UsersTable {
   is_active: Generated<boolean | number>;
   date_joined: string;
   last_login: string | null;
+  /** Moves when all the user's sessions are revoked; a login's session must match it. */
+  session_epoch: Generated<number>;
 }
 
 export interface AuthTokensTable {
@@ -39,6 +41,9 @@ export interface TasksTable {
   created_at: string;
   updated_at: string;
   completed_at: string | null;
+  /** Title and description as search folds them (tasks/search-text.ts); never served. */
+  title_folded: Generated<string>;
+  description_folded: Generated<string>;
 }
 
 export interface DeletedTasksTable {

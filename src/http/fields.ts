@@ -77,7 +77,7 @@ export function parseString(input: unknown, rules: StringRules = {}): Parsed<str
 }
 
 /** Whether the text has more than `max` code points, without counting a megabyte of them. */
-function longerThan(text: string, max: number): boolean {
+export function longerThan(text: string, max: number): boolean {
   // A code point takes one or two UTF-16 units.
   if (text.length <= max) return false;
   if (text.length > 2 * max) return true;

@@ -172,7 +172,9 @@ export function parseTimestamp(text: string): Parsed<string> {
   const epochMs = Date.parse(`${year}-${month}-${day}T${hour}:${minute}:${second}${offset}`);
   if (Number.isNaN(epochMs)) return invalid;
   const iso = new Date(epochMs).toISOString();
-  if (iso.startsWith('-') || iso.startsWith('+')) return invalid;
+  // Years 0001-9999 in UTC, as both databases store them: an offset can carry a time at either
+  // end across (`0001-01-01T00:00:00+01:00` is in year 0, which PostgreSQL refuses).
+  if (!/^\d{4}-/.test(iso) || iso.startsWith('0000')) return invalid;
   return { ok: true, value: `${iso.slice(0, 19)}.${fraction.slice(0, 6).padEnd(6, '0')}Z` };
 }
 

@@ -1,9 +1,10 @@
-import { sql, type SelectQueryBuilder } from 'kysely';
-import type { Database } from '../db/database.js';
+import { sql, type SelectQueryBuilder, type Transaction } from 'kysely';
+import type { Database, Db, Dialect } from '../db/database.js';
 import type { Tables } from '../db/tables.js';
 import { after, type SortKey } from './ordering.js';
 import type { TaskFilters } from './query.js';
 import type { Task } from './schemas.js';
+import { foldForSearch, foldedColumns } from './search-text.js';
 import type { TaskChanges } from './validate.js';
 
 /**
@@ -44,7 +45,7 @@ export function toTask(row: TaskRow): Task {
   return { ...row, completed: Boolean(row.completed) };
 }
 
-export function createTasksRepository({ db, prepare }: Database) {
+export function createTasksRepository({ db, dialect, prepare }: Database) {
   // The two statements behind most requests, compiled once. Parameters: owner id, then task id
   // or the most tasks to read.
   const byId = prepare(db.selectFrom('tasks').select(COLUMNS).where('owner_id', '=', 0).where('id', '=', 0));
@@ -52,7 +53,7 @@ export function createTasksRepository({ db, prepare }: Database) {
 
   /** The owner's tasks that pass the filters, in the order of `keys`, within the window. */
   function windowed<O>(query: TaskQueryBuilder<O>, filters: TaskFilters, keys: SortKey[], window: TaskWindow) {
-    query = filtered(query, filters);
+    query = filtered(query, filters, dialect);
     if (window.after) query = query.where(after(keys, window.after, window.inclusive));
     for (const key of keys) query = query.orderBy(key.expression, key.descending ? 'desc' : 'asc');
     if (window.limit !== undefined) query = query.limit(window.limit);
@@ -103,27 +104,38 @@ export function createTasksRepository({ db, prepare }: Database) {
       const query = filtered(
         db.selectFrom('tasks').select((eb) => eb.fn.countAll<number>().as('count')).where('owner_id', '=', ownerId),
         filters,
+        dialect,
       );
       return Number((await query.executeTakeFirstOrThrow()).count);
     },
 
-    async create(ownerId: number, changes: TaskChanges, now: string): Promise<Task> {
+    /** Creates the task; undefined when the owner's account is gone (deleted meanwhile). */
+    async create(ownerId: number, changes: TaskChanges, now: string): Promise<Task | undefined> {
       const completed = changes.completed ?? false;
+      const title = changes.title!;
+      const description = changes.description ?? '';
       const row = await db
         .insertInto('tasks')
-        .values({
-          owner_id: ownerId,
-          title: changes.title!,
-          description: changes.description ?? '',
-          due_date: changes.due_date ?? null,
-          completed,
-          created_at: now,
-          updated_at: now,
-          completed_at: completed ? now : null,
-        })
+        .columns(['owner_id', 'title', 'description', 'due_date', 'completed', 'created_at', 'updated_at', 'completed_at', 'title_folded', 'description_folded'])
+        .expression(
+          // Selected from the owner's row, locked against deletion: a task whose owner is being
+          // deleted is not created, instead of failing the foreign key (a 500 on PostgreSQL).
+          ownerRow(db, dialect, ownerId).select((eb) => [
+            'id',
+            eb.val(title).as('title'),
+            eb.val(description).as('description'),
+            eb.val(changes.due_date ?? null).as('due_date'),
+            eb.val(completed).as('completed'),
+            eb.val(now).as('created_at'),
+            eb.val(now).as('updated_at'),
+            eb.val(completed ? now : null).as('completed_at'),
+            eb.val(foldForSearch(title)).as('title_folded'),
+            eb.val(foldForSearch(description)).as('description_folded'),
+          ]),
+        )
         .returning(COLUMNS)
-        .executeTakeFirstOrThrow();
-      return toTask(row);
+        .executeTakeFirst();
+      return row && toTask(row);
     },
 
     /**
@@ -146,7 +158,7 @@ export function createTasksRepository({ db, prepare }: Database) {
             : { completed_at: null };
       const row = await db
         .updateTable('tasks')
-        .set({ ...changes, ...completedAt, updated_at: now })
+        .set({ ...changes, ...foldedColumns(changes), ...completedAt, updated_at: now })
         .where('owner_id', '=', ownerId)
         .where('id', '=', id)
         .$if(expectedVersion !== undefined, (query) => query.where('updated_at', '=', expectedVersion!))
@@ -161,6 +173,9 @@ export function createTasksRepository({ db, prepare }: Database) {
      */
     async remove(ownerId: number, id: number, now: string, expectedVersion?: string): Promise<boolean> {
       return db.transaction().execute(async (trx) => {
+        // The owner's row first, as an account deletion takes it before the tasks: locking in
+        // the other order could deadlock with it on PostgreSQL.
+        if ((await ownerRow(trx, dialect, ownerId).select('id').executeTakeFirst()) === undefined) return false;
         const deleted = await trx
           .deleteFrom('tasks')
           .where('owner_id', '=', ownerId)
@@ -193,9 +208,21 @@ export function createTasksRepository({ db, prepare }: Database) {
   };
 }
 
+/**
+ * The owner's row, locked on PostgreSQL against its deletion (a key-share lock, which other
+ * account changes do not wait for) until the statement or transaction ends; on SQLite writes
+ * are serialized anyway. Empty once the account is gone.
+ */
+function ownerRow(db: Db | Transaction<Tables>, dialect: Dialect, ownerId: number) {
+  return db
+    .selectFrom('users')
+    .where('id', '=', ownerId)
+    .$if(dialect === 'postgres', (query) => query.forKeyShare());
+}
+
 type TaskQueryBuilder<O> = SelectQueryBuilder<Tables, 'tasks', O>;
 
-function filtered<O>(query: TaskQueryBuilder<O>, filters: TaskFilters): TaskQueryBuilder<O> {
+function filtered<O>(query: TaskQueryBuilder<O>, filters: TaskFilters, dialect: Dialect): TaskQueryBuilder<O> {
   const today = new Date().toISOString().slice(0, 10);
   if (filters.completed !== undefined) query = query.where('completed', '=', filters.completed);
   if (filters.dueBefore !== undefined) query = query.where('due_date', '<', filters.dueBefore);
@@ -211,10 +238,11 @@ function filtered<O>(query: TaskQueryBuilder<O>, filters: TaskFilters): TaskQuer
     );
   }
   if (filters.search !== undefined) {
-    const pattern = `%${filters.search.toLowerCase().replace(/[\\%_]/g, (char) => `\\${char}`)}%`;
-    query = query.where(
-      sql<boolean>`(lower(title) like ${pattern} escape '\\' or lower(description) like ${pattern} escape '\\')`,
-    );
+    // A plain substring test of the folded text (instr on SQLite, strpos on PostgreSQL): no
+    // pattern syntax to escape, and no pattern length limit.
+    const term = foldForSearch(filters.search);
+    const contains = sql.raw(dialect === 'postgres' ? 'strpos' : 'instr');
+    query = query.where(sql<boolean>`(${contains}(title_folded, ${term}) > 0 or ${contains}(description_folded, ${term}) > 0)`);
   }
   if (filters.updatedSince !== undefined) query = query.where('updated_at', '>=', filters.updatedSince);
   return query;

@@ -1,5 +1,6 @@
 import { Type } from 'typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
+import { accountGone } from '../accounts/authenticate.js';
 import { now, timestampOf } from '../db/clock.js';
 import { readBody } from '../http/body.js';
 import { conditionMatches, registerEtags } from '../http/conditional.js';
@@ -112,6 +113,7 @@ export async function taskRoutes(app: FastifyInstance, options: TaskRoutesOption
     handler: async (request, reply) => {
       const changes = parseTaskChanges(await readBody(request), 'create');
       const task = await tasks.create(ownerOf(request), changes, now());
+      if (task === undefined) throw accountGone();
       return reply.code(201).header('etag', taskTag(task)).send(task);
     },
   });

@@ -9,7 +9,7 @@ import { sortKeys } from '../../src/tasks/ordering.js';
 import { createTasksRepository } from '../../src/tasks/repository.js';
 import { dialectName, openTestDatabase, TIMESTAMP } from '../helpers.js';
 
-const ALL_MIGRATIONS = ['001_initial', '002_task_queries'];
+const ALL_MIGRATIONS = ['001_initial', '002_task_queries', '004_session_epoch_and_folded_text'];
 
 async function insertUser(database: Database, username = `u_${randomBytes(4).toString('hex')}`): Promise<number> {
   const row = await database.db
@@ -69,8 +69,8 @@ describe(`[${dialectName}] stored values`, () => {
     const database = await openTestDatabase(t);
     const ownerId = await insertUser(database);
     const tasks = createTasksRepository(database);
-    const done = await tasks.create(ownerId, { title: 'done', completed: true }, now());
-    const open = await tasks.create(ownerId, { title: 'open' }, now());
+    const done = (await tasks.create(ownerId, { title: 'done', completed: true }, now()))!;
+    const open = (await tasks.create(ownerId, { title: 'open' }, now()))!;
     for (const task of [done, open, ...(await tasks.list(ownerId, 1000)), (await tasks.find(ownerId, done.id))!]) {
       assert.equal(typeof task.completed, 'boolean', JSON.stringify(task));
     }

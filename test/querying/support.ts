@@ -1,6 +1,7 @@
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import type { Config } from '../../src/config.js';
 import type { Database } from '../../src/db/database.js';
+import { foldedColumns } from '../../src/tasks/search-text.js';
 import { createUser, sharedFixture, type TestUser } from '../helpers.js';
 
 /**
@@ -57,10 +58,14 @@ export async function seed(database: Database, owner: TestUser, rows: SeedRow[])
   const values = rows.map((row, index) => {
     const created = row.created_at ?? stamp(base + index);
     const completed = row.completed ?? false;
+    const title = row.title ?? `Task ${index + 1}`;
+    const description = row.description ?? '';
     return {
       owner_id: owner.id,
-      title: row.title ?? `Task ${index + 1}`,
-      description: row.description ?? '',
+      title,
+      description,
+      // What the repository writes beside the text, so that searches find seeded rows.
+      ...foldedColumns({ title, description }),
       due_date: row.due_date ?? null,
       completed,
       created_at: created,

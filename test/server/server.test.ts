@@ -264,7 +264,7 @@ describe('the command line', { concurrency: 3 }, () => {
     const databaseUrl = tempSqliteUrl(t);
     assert.deepEqual(await runCli(t, ['migrate'], databaseUrl), {
       code: 0,
-      stdout: 'Applied: 001_initial, 002_task_queries\n',
+      stdout: 'Applied: 001_initial, 002_task_queries, 004_session_epoch_and_folded_text\n',
       stderr: '',
     });
     assert.deepEqual(await runCli(t, ['migrate'], databaseUrl), { code: 0, stdout: 'No migrations to apply.\n', stderr: '' });

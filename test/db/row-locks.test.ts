@@ -1,0 +1,127 @@
+import assert from 'node:assert/strict';
+import { describe, test, type TestContext } from 'node:test';
+import { sql } from 'kysely';
+import pg from 'pg';
+import { createAccountsRepository, type AccountsRepository } from '../../src/accounts/repository.js';
+import { now, secondsFromNow } from '../../src/db/clock.js';
+import type { Database } from '../../src/db/database.js';
+import { createTasksRepository } from '../../src/tasks/repository.js';
+import { TEST_DATABASE_URL, openTestDatabase } from '../helpers.js';
+import { insertSession, insertUser } from '../accounts/support.js';
+
+/**
+ * On PostgreSQL under READ COMMITTED, a statement that reads a row another transaction is
+ * changing sees the old version unless it locks the row. These tests hold a security change
+ * open at its worst moment (the user's row already changed, its other statements still to
+ * come, nothing committed) by locking a row it needs next from a separate connection, then run
+ * the racing statement, then let the change finish. SQLite runs one write at a time, so the
+ * moment cannot arise there.
+ */
+describe('[postgres] statements racing a security change held open', { skip: TEST_DATABASE_URL === undefined && 'PostgreSQL only' }, () => {
+  async function setUp(t: TestContext) {
+    const database = await openTestDatabase(t);
+    const { rows } = await sql<{ schema: string }>`select current_schema() as schema`.execute(database.db);
+    const blocker = new pg.Client({ connectionString: TEST_DATABASE_URL, options: `-c search_path=${rows[0]!.schema}` });
+    await blocker.connect();
+    t.after(() => blocker.end());
+    const userId = await insertUser(database, { username: `locked_${Date.now()}`, password: 'stored-hash' });
+    return { database, blocker, userId, accounts: createAccountsRepository(database) };
+  }
+
+  /** Locks rows from the other connection until `release()`. */
+  async function holdLock(blocker: pg.Client, statement: string, parameters: unknown[]) {
+    await blocker.query('begin');
+    await blocker.query(statement, parameters);
+    const { rows } = await blocker.query<{ pid: number }>('select pg_backend_pid() as pid');
+    return { pid: rows[0]!.pid, release: () => blocker.query('commit') };
+  }
+
+  /**
+   * Waits until `count` backends wait, directly or through others, on the blocker's locks, or
+   * until `racing` settles without waiting (which the assertions after then catch).
+   */
+  async function untilWaiting(database: Database, blockerPid: number, count: number, racing: Promise<unknown>) {
+    let settled = false;
+    void racing.then(() => (settled = true), () => (settled = true));
+    for (let attempt = 0; attempt < 1000 && !settled; attempt++) {
+      const { rows } = await sql<{ waiting: number }>`
+        with recursive waiting(pid) as (
+          select pid from pg_stat_activity where ${blockerPid}::int = any(pg_blocking_pids(pid))
+          union
+          select activity.pid from pg_stat_activity activity join waiting on waiting.pid = any(pg_blocking_pids(activity.pid))
+        ) select count(*)::int as waiting from waiting`.execute(database.db);
+      if (rows[0]!.waiting >= count) return;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+
+  function sessionFor(accounts: AccountsRepository, userId: number, sessionEpoch: number) {
+    return accounts.createSession({ userId, sessionEpoch, digest: 'd'.repeat(64), userAgent: 'racing', now: now(), expiresAt: secondsFromNow(60) });
+  }
+
+  const revocations: [string, (accounts: AccountsRepository, userId: number, keep: number) => Promise<unknown>][] = [
+    ['a password change', (accounts, userId, keep) => accounts.changePassword({ userId, verifiedHash: 'stored-hash', passwordHash: 'new-hash', keepSessionId: keep })],
+    ['"log out everywhere"', (accounts, userId) => accounts.revokeSessions(userId)],
+    ['a deactivation', async (accounts, userId, _keep) => {
+      const { username } = await accounts.findAccount(userId).then((account) => account!);
+      return accounts.setActive(username, false);
+    }],
+  ];
+
+  for (const [name, revoke] of revocations) {
+    test(`when a login's session is inserted while ${name} is half done, then it waits for it and is not created`, async (t) => {
+      const { database, blocker, userId, accounts } = await setUp(t);
+      await insertSession(database, userId);
+      await insertSession(database, userId);
+      const [kept, locked] = await database.db.selectFrom('auth_tokens').select('id').where('user_id', '=', userId).orderBy('id').execute();
+      const lock = await holdLock(blocker, 'select id from auth_tokens where id = $1 for update', [locked!.id]);
+
+      const revocation = revoke(accounts, userId, kept!.id);
+      await untilWaiting(database, lock.pid, 1, revocation);
+      const login = sessionFor(accounts, userId, 0);
+      await untilWaiting(database, lock.pid, 2, login);
+      await lock.release();
+
+      await revocation;
+      assert.equal(await login, undefined);
+      const left = await database.db.selectFrom('auth_tokens').select(['id', 'user_agent']).where('user_id', '=', userId).execute();
+      assert.ok(left.every((row) => row.user_agent !== 'racing'), `the racing session survived: ${JSON.stringify(left)}`);
+    });
+  }
+
+  test('when a task is created while its owner is being deleted, then it waits and is not created, instead of failing the foreign key', async (t) => {
+    const { database, blocker, userId, accounts } = await setUp(t);
+    const tasks = createTasksRepository(database);
+    const first = (await tasks.create(userId, { title: 'first' }, now()))!;
+    const lock = await holdLock(blocker, 'select id from tasks where id = $1 for update', [first.id]);
+
+    const deletion = accounts.deleteUser(userId, 'stored-hash');
+    await untilWaiting(database, lock.pid, 1, deletion);
+    const creation = tasks.create(userId, { title: 'too late' }, now());
+    await untilWaiting(database, lock.pid, 2, creation);
+    await lock.release();
+
+    assert.equal(await deletion, 'deleted');
+    assert.equal(await creation, undefined);
+    assert.deepEqual(await database.db.selectFrom('tasks').select('id').where('owner_id', '=', userId).execute(), []);
+  });
+
+  test('when a task is deleted while its owner is being deleted, then it waits and reports no task, instead of deadlocking', async (t) => {
+    const { database, blocker, userId, accounts } = await setUp(t);
+    const tasks = createTasksRepository(database);
+    const first = (await tasks.create(userId, { title: 'first' }, now()))!;
+    const second = (await tasks.create(userId, { title: 'second' }, now()))!;
+    // The deletion's cascade stops at the first task, before it reaches the second.
+    const lock = await holdLock(blocker, 'select id from tasks where id = $1 for update', [first.id]);
+
+    const deletion = accounts.deleteUser(userId, 'stored-hash');
+    await untilWaiting(database, lock.pid, 1, deletion);
+    const removal = tasks.remove(userId, second.id, now());
+    await untilWaiting(database, lock.pid, 2, removal);
+    await lock.release();
+
+    assert.equal(await deletion, 'deleted');
+    assert.equal(await removal, false);
+    assert.deepEqual(await database.db.selectFrom('deleted_tasks').select('task_id').where('owner_id', '=', userId).execute(), []);
+  });
+});
