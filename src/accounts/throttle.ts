@@ -45,11 +45,10 @@ export const DEFAULT_THROTTLE_NAMESPACE = 'task-tracker:throttle:';
  */
 const KNOWN_ADDRESS_SECONDS = 21 * 24 * 3600;
 
-/** A place taken in one counter, and when that counter's window ends. */
+/** A place taken in one counter. */
 interface Place {
   counter: RateLimiterAbstract;
   key: string;
-  windowEndsAt: number;
 }
 
 export function createThrottle(limits: ThrottleConfig, redis: Redis | undefined, namespace = DEFAULT_THROTTLE_NAMESPACE): Throttle {
@@ -83,14 +82,14 @@ export function createThrottle(limits: ThrottleConfig, redis: Redis | undefined,
     async reserveGuess(request, username) {
       const address = addressKey(request);
       const pair = digest(JSON.stringify([usernameKey(username), clientAddress(request)]));
-      const wanted = [
+      const places = [
         { counter: guessesByAddress, key: address },
         { counter: guessesByUsernameAndAddress, key: pair },
       ];
       if ((await ownersAddresses.get(pair)) === null) {
-        wanted.push({ counter: guessesByUsername, key: digest(usernameKey(username)) });
+        places.push({ counter: guessesByUsername, key: digest(usernameKey(username)) });
       }
-      const places = await reserve(wanted);
+      await reserve(places);
       return {
         async succeeded() {
           // Successful logins are not counted, and the owner's earlier slips from here are forgiven.
@@ -110,39 +109,27 @@ export function createThrottle(limits: ThrottleConfig, redis: Redis | undefined,
 }
 
 /**
- * Takes a place in each counter in turn. Each step is atomic in its store, so however many
- * requests run at once, no more than a counter's limit ever hold a place in it. A refused
- * request gives back every place it took, the refused one included, and counts nowhere.
+ * Takes a place in each counter in turn, the narrowest first. Each step is atomic in its store,
+ * so however many requests run at once, no more than a counter's limit ever hold a place in
+ * it. A refused request keeps what it took: the counters before the one that refused it are its
+ * own client's (its address; its username from its address), and that one is spent already.
+ * Nothing is given back, so a burst has no refunds to race for.
  */
-async function reserve(wanted: { counter: RateLimiterAbstract; key: string }[]): Promise<Place[]> {
-  const taken: Place[] = [];
-  for (const { counter, key } of wanted) {
+async function reserve(places: Place[]): Promise<void> {
+  for (const { counter, key } of places) {
     try {
-      const state = await counter.consume(key);
-      taken.push({ counter, key, windowEndsAt: Date.now() + state.msBeforeNext });
+      await counter.consume(key);
     } catch (error) {
-      if (!(error instanceof RateLimiterRes)) throw error;
-      taken.push({ counter, key, windowEndsAt: Date.now() + error.msBeforeNext });
-      await Promise.all(taken.map(refund));
-      throw throttled(error.msBeforeNext);
+      if (error instanceof RateLimiterRes) throw throttled(error.msBeforeNext);
+      throw error;
     }
   }
-  return taken;
 }
 
-/** Margin for the clocks of this process and Redis, and for a round trip to Redis. */
-const WINDOW_MARGIN_MS = 250;
-
-/**
- * Gives a place back, but only to the window it was taken in and not in that window's last
- * moments: a refund that landed in a fresh window would be a credit there, one guess more
- * than its limit.
- */
-async function refund(place: Place): Promise<void> {
-  const state = await place.counter.get(place.key);
-  if (state === null || state.consumedPoints <= 0 || state.msBeforeNext < WINDOW_MARGIN_MS) return;
-  if (Math.abs(Date.now() + state.msBeforeNext - place.windowEndsAt) > WINDOW_MARGIN_MS) return;
-  await place.counter.reward(place.key);
+/** Gives a place back, unless its window has ended meanwhile (a refund is no credit for the next). */
+async function refund({ counter, key }: Place): Promise<void> {
+  const state = await counter.get(key);
+  if (state !== null && state.consumedPoints > 0) await counter.reward(key);
 }
 
 /**
