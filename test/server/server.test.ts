@@ -1,116 +1,20 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { describe, test, type TestContext } from 'node:test';
-import pg from 'pg';
+import { connect } from 'node:net';
+import { describe, test } from 'node:test';
 import { now, timestampOf } from '../../src/db/clock.js';
 import { createDatabase } from '../../src/db/database.js';
 import { PASSWORD, TEST_DATABASE_URL } from '../helpers.js';
-
-const ROOT = resolve(import.meta.dirname, '../..');
-
-/** Only what the processes need: nothing from the test run's own settings (DATABASE_URL) leaks in. */
-function baseEnv(): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const name of ['PATH', 'HOME', 'TMPDIR', 'SYSTEMROOT']) {
-    const value = process.env[name];
-    if (value !== undefined) env[name] = value;
-  }
-  return env;
-}
-
-function tempSqliteUrl(t: TestContext): string {
-  const dir = mkdtempSync(join(tmpdir(), 'tt-server-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  return `sqlite:${join(dir, 'tasks.sqlite3')}`;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
-  const { port } = server.address() as { port: number };
-  await new Promise((done) => server.close(done));
-  return port;
-}
-
-interface Running {
-  child: ChildProcess;
-  base: string;
-  output: () => { stdout: string; stderr: string };
-  exited: Promise<number | null>;
-}
-
-function start(t: TestContext, script: string, args: string[], env: Record<string, string>) {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, script), ...args], {
-    cwd: ROOT,
-    env: { ...baseEnv(), ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (chunk) => (stdout += chunk));
-  child.stderr!.on('data', (chunk) => (stderr += chunk));
-  // 'close', not 'exit': it waits for the pipes to drain, so the output is complete when the code arrives.
-  const exited = new Promise<number | null>((done) => child.on('close', (code) => done(code)));
-  t.after(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  });
-  return { child, exited, output: () => ({ stdout, stderr }) };
-}
-
-/** Starts the server; resolves once it answers, or with its exit code if it exits first. */
-async function launchServer(t: TestContext, env: Record<string, string>): Promise<Running | number | null> {
-  const port = await freePort();
-  const running = start(t, 'src/server.ts', [], { PORT: String(port), LOG_LEVEL: 'warn', ...env });
-  const base = `http://127.0.0.1:${port}`;
-  let exitCode: number | null | undefined;
-  void running.exited.then((code) => (exitCode = code));
-  const deadline = Date.now() + 20_000;
-  while (Date.now() < deadline) {
-    if (exitCode !== undefined) return exitCode;
-    try {
-      await fetch(`${base}/`);
-      return { ...running, base };
-    } catch {
-      await new Promise((done) => setTimeout(done, 100));
-    }
-  }
-  assert.fail(`the server did not answer within 20 s: ${running.output().stderr}`);
-}
-
-async function startServer(t: TestContext, env: Record<string, string>): Promise<Running> {
-  const running = await launchServer(t, env);
-  if (typeof running !== 'object' || running === null) assert.fail(`the server exited with ${running}`);
-  return running;
-}
-
-async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, fail) => (timer = setTimeout(() => fail(new Error(`${what} took over ${ms} ms`)), ms)));
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-async function runCli(t: TestContext, args: string[], databaseUrl: string) {
-  const running = start(t, 'src/cli.ts', args, { DATABASE_URL: databaseUrl });
-  const code = await within(running.exited, 20_000, `cli ${args.join(' ')}`);
-  return { code, ...running.output() };
-}
-
-async function register(base: string, username: string) {
-  return fetch(`${base}/api/register/`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ username, password: PASSWORD }),
-  });
-}
+import {
+  launchServer,
+  start,
+  register,
+  runCli,
+  startServer,
+  tempPostgresUrl,
+  tempSqliteUrl,
+  within,
+  type Running,
+} from '../server-process.js';
 
 /** Checks the server in `running` serves on a migrated database, then stops it with SIGTERM. */
 async function assertServesThenStops(running: Running) {
@@ -136,17 +40,7 @@ describe('the server process', { concurrency: 3 }, () => {
   const postgresUrl = TEST_DATABASE_URL;
   if (postgresUrl) {
     test('when started on a new PostgreSQL database, then it migrates, serves the API, and exits 0 promptly on SIGTERM', async (t) => {
-      const name = `tt_srv_${randomBytes(6).toString('hex')}`;
-      const admin = new pg.Client({ connectionString: postgresUrl });
-      await admin.connect();
-      await admin.query(`create database ${name}`);
-      t.after(async () => {
-        await admin.query(`drop database if exists ${name} with (force)`);
-        await admin.end();
-      });
-      const url = new URL(postgresUrl);
-      url.pathname = `/${name}`;
-      const running = await startServer(t, { DATABASE_URL: url.toString() });
+      const running = await startServer(t, { DATABASE_URL: await tempPostgresUrl(t, postgresUrl) });
       await assertServesThenStops(running);
     });
   }
