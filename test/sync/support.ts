@@ -1,0 +1,97 @@
+import assert from 'node:assert/strict';
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import type { Database } from '../../src/db/database.js';
+import type { TestUser } from '../helpers.js';
+
+export interface SyncedTask {
+  id: number;
+  [field: string]: unknown;
+}
+
+export interface SyncReply {
+  token: string;
+  more: boolean;
+  changed: SyncedTask[];
+  deleted: { id: number; deleted_at: string }[];
+}
+
+export function syncRequest(app: FastifyInstance, user: TestUser, token?: string): Promise<LightMyRequestResponse> {
+  const query = token === undefined ? '' : `?token=${encodeURIComponent(token)}`;
+  return app.inject({ method: 'GET', url: `/api/tasks/sync/${query}`, headers: user.auth });
+}
+
+export async function syncPage(app: FastifyInstance, user: TestUser, token?: string): Promise<SyncReply> {
+  const response = await syncRequest(app, user, token);
+  if (response.statusCode !== 200) throw new Error(`sync gave ${response.statusCode} ${response.body}`);
+  const reply = response.json() as SyncReply;
+  assert.deepEqual(Object.keys(reply), ['token', 'more', 'changed', 'deleted']);
+  assert.ok(reply.changed.length + reply.deleted.length <= 100, 'at most 100 changes per reply');
+  return reply;
+}
+
+/** A client's copy of its tasks, kept as the README tells clients to keep it. */
+export class SyncClient {
+  readonly tasks = new Map<number, SyncedTask>();
+  token: string | undefined;
+  /** Replies received, and how many of them said `more`. */
+  replies = 0;
+  continued = 0;
+
+  constructor(
+    private readonly app: FastifyInstance,
+    private readonly user: TestUser,
+  ) {}
+
+  /** One reply applied: the changed tasks replace their old versions, then deletions remove theirs. */
+  async step(): Promise<SyncReply> {
+    const reply = await syncPage(this.app, this.user, this.token);
+    for (const task of reply.changed) this.tasks.set(task.id, task);
+    for (const deletion of reply.deleted) this.tasks.delete(deletion.id);
+    this.token = reply.token;
+    this.replies += 1;
+    if (reply.more) this.continued += 1;
+    return reply;
+  }
+
+  /** Syncs until the server says there is no more; returns the replies. */
+  async sync(): Promise<SyncReply[]> {
+    const replies: SyncReply[] = [];
+    do {
+      if (replies.length >= 1000) throw new Error('more than 1000 replies in one sync');
+      replies.push(await this.step());
+    } while (replies.at(-1)!.more);
+    return replies;
+  }
+
+  /** The copy as GET /api/tasks/ would list it. */
+  list(): SyncedTask[] {
+    return [...this.tasks.values()].sort((a, b) => a.id - b.id);
+  }
+}
+
+/** The user's tasks as the server lists them now. */
+export async function serverList(app: FastifyInstance, user: TestUser): Promise<SyncedTask[]> {
+  const response = await app.inject({ method: 'GET', url: '/api/tasks/', headers: user.auth });
+  assert.equal(response.statusCode, 200);
+  return response.json() as SyncedTask[];
+}
+
+/** Inserts the owner's tasks in one statement (one transaction) and returns their ids. */
+export async function seedTasks(database: Database, ownerId: number, count: number): Promise<number[]> {
+  const stamp = new Date().toISOString().replace('Z', '000Z');
+  const rows = Array.from({ length: count }, (_, index) => ({
+    owner_id: ownerId,
+    title: `Seeded ${index + 1}`,
+    description: '',
+    due_date: null,
+    completed: false,
+    created_at: stamp,
+    updated_at: stamp,
+    completed_at: null,
+  }));
+  const inserted = await database.db.insertInto('tasks').values(rows).returning('id').execute();
+  return inserted.map((row) => Number(row.id));
+}
+
+/** A token as the server spells one, for forging tokens in tests. */
+export const tokenOf = (text: string) => Buffer.from(text, 'latin1').toString('base64url');
