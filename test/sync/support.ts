@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
+import type { TestContext } from 'node:test';
+import SQLite from 'better-sqlite3';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import { sql } from 'kysely';
+import pg from 'pg';
+import { timestampOf } from '../../src/db/clock.js';
 import type { Database } from '../../src/db/database.js';
-import type { TestUser } from '../helpers.js';
+import { migrateToLatest } from '../../src/db/migrate.js';
+import { openTestDatabase, openTestSqliteFile, TEST_DATABASE_URL, type TestUser } from '../helpers.js';
 
 export interface SyncedTask {
   id: number;
@@ -95,3 +101,52 @@ export async function seedTasks(database: Database, ownerId: number, count: numb
 
 /** A token as the server spells one, for forging tokens in tests. */
 export const tokenOf = (text: string) => Buffer.from(text, 'latin1').toString('base64url');
+
+/** A test database and how another connection or process reaches it. */
+export interface SharedDatabase {
+  database: Database;
+  /** `sqlite:<file>` or the PostgreSQL URL. */
+  url: string;
+  /** PostgreSQL: the test's schema. */
+  schema?: string;
+}
+
+export async function openSharedDatabase(t: TestContext): Promise<SharedDatabase> {
+  if (!TEST_DATABASE_URL) {
+    const { database, file } = openTestSqliteFile(t);
+    await migrateToLatest(database.db);
+    return { database, url: `sqlite:${file}` };
+  }
+  const database = await openTestDatabase(t);
+  const { rows } = await sql<{ schema: string }>`select current_schema() as schema`.execute(database.db);
+  return { database, url: TEST_DATABASE_URL, schema: rows[0]!.schema };
+}
+
+/** A write transaction on a connection of its own, left open until the test commits it. */
+export interface HeldTransaction {
+  rename(id: number, title: string): Promise<void>;
+  commit(): Promise<void>;
+}
+
+export async function holdTransaction(t: TestContext, shared: SharedDatabase): Promise<HeldTransaction> {
+  if (shared.schema === undefined) {
+    const connection = new SQLite(shared.url.slice('sqlite:'.length));
+    connection.pragma('busy_timeout = 5000');
+    t.after(() => connection.close());
+    // IMMEDIATE: the write lock is taken now, as the first write would take it.
+    connection.exec('BEGIN IMMEDIATE');
+    const rename = connection.prepare('update tasks set title = ?, updated_at = ? where id = ?');
+    return {
+      rename: async (id, title) => void rename.run(title, timestampOf(Date.now()), id),
+      commit: async () => void connection.exec('COMMIT'),
+    };
+  }
+  const client = new pg.Client({ connectionString: shared.url, options: `-c search_path=${shared.schema}` });
+  await client.connect();
+  t.after(() => client.end());
+  await client.query('begin');
+  return {
+    rename: async (id, title) => void (await client.query('update tasks set title = $1, updated_at = now() where id = $2', [title, id])),
+    commit: async () => void (await client.query('commit')),
+  };
+}
