@@ -1,9 +1,16 @@
 import type { Task } from '../tasks/schemas.js';
-import type { ChangedTask, DeletedTask, SyncRepository, SyncScope } from './repository.js';
+import type { ChangeKey, Deletion, SyncRepository, SyncScope, TaskChange } from './repository.js';
 import type { SyncPosition } from './token.js';
 
-/** Changes per reply: a page of the largest tasks stays a few megabytes. */
+/** Changes per reply. */
 export const PAGE_SIZE = 100;
+
+/**
+ * A page stops early once its tasks' titles and descriptions reach this many bytes (it always
+ * holds one change), so that a reply, and the rows read for it, stay near a megabyte whatever
+ * the tasks hold, and many clients syncing at once stay within the server's memory.
+ */
+export const PAGE_BYTES = 1_000_000;
 
 export type SyncOutcome =
   | {
@@ -38,33 +45,49 @@ export type SyncOutcome =
  * A first sync (`from` 0) starts from an empty copy, so it skips deletion records: a task
  * deleted during it has a record from its W on, which the next round reads.
  */
-export async function nextPage(sync: SyncRepository, scope: SyncScope, position: SyncPosition): Promise<SyncOutcome> {
-  const after = position.round ?? { changeId: position.from, id: 0 };
-  const snapshot = await sync.read(scope, after, { deletions: position.from > 0, limit: PAGE_SIZE + 1 });
-  const roundWatermark = position.round?.watermark ?? snapshot.watermark;
-  // Watermarks never go back, so a larger one comes from another database or an older backup.
-  if (position.from > snapshot.watermark || roundWatermark > snapshot.watermark) return { kind: 'invalid' };
-  if (position.from > 0 && snapshot.purgedThrough >= position.from) return { kind: 'gone' };
+export function nextPage(sync: SyncRepository, scope: SyncScope, position: SyncPosition): Promise<SyncOutcome> {
+  return sync.read(scope, async (reader): Promise<SyncOutcome> => {
+    const { watermark, purgedThrough } = await reader.state();
+    const roundWatermark = position.round?.watermark ?? watermark;
+    // Watermarks never go back, so a larger one comes from another database or an older backup.
+    if (position.from > watermark || roundWatermark > watermark) return { kind: 'invalid' };
+    if (position.from > 0 && purgedThrough >= position.from) return { kind: 'gone' };
 
-  const changes = inChangeOrder(snapshot.changed, snapshot.deleted);
-  const page = changes.slice(0, PAGE_SIZE);
-  const more = changes.length > PAGE_SIZE;
-  const last = page.at(-1)!;
-  const next: SyncPosition = more
-    ? { userId: position.userId, from: position.from, round: { watermark: roundWatermark, changeId: last.changeId, id: last.id } }
-    : { userId: position.userId, from: roundWatermark };
-  const changed: Task[] = [];
-  const deleted: { id: number; deleted_at: string }[] = [];
-  for (const change of page) {
-    if ('task' in change) changed.push(change.task);
-    else deleted.push({ id: change.id, deleted_at: change.deleted_at });
+    const after: ChangeKey = position.round
+      ? { changeId: position.round.changeId, id: position.round.id }
+      : { changeId: position.from, id: 0 };
+    const changes = inChangeOrder(
+      await reader.taskChanges(after, PAGE_SIZE + 1),
+      position.from > 0 ? await reader.deletions(after, PAGE_SIZE + 1) : [],
+    );
+    const page = withinBudget(changes);
+    const more = page.length < changes.length;
+    const last = page.at(-1);
+    const next: SyncPosition = more
+      ? { userId: position.userId, from: position.from, round: { watermark: roundWatermark, changeId: last!.changeId, id: last!.id } }
+      : { userId: position.userId, from: roundWatermark };
+    const changed = last === undefined ? [] : await reader.tasks(after, last);
+    const deleted = page.flatMap((change) => ('deleted_at' in change ? [{ id: change.id, deleted_at: change.deleted_at }] : []));
+    return { kind: 'page', position: next, more, changed, deleted };
+  });
+}
+
+/** The first changes, up to PAGE_SIZE of them and PAGE_BYTES of task text, and at least one. */
+function withinBudget(changes: (TaskChange | Deletion)[]): (TaskChange | Deletion)[] {
+  let bytes = 0;
+  let count = 0;
+  while (count < changes.length && count < PAGE_SIZE) {
+    const change = changes[count]!;
+    bytes += 'bytes' in change ? change.bytes : 0;
+    if (count > 0 && bytes > PAGE_BYTES) break;
+    count += 1;
   }
-  return { kind: 'page', position: next, more, changed, deleted };
+  return changes.slice(0, count);
 }
 
 /** Merges the two lists, each already in (change id, id) order. */
-function inChangeOrder(changed: ChangedTask[], deleted: DeletedTask[]): (ChangedTask | DeletedTask)[] {
-  const merged: (ChangedTask | DeletedTask)[] = [];
+function inChangeOrder(changed: TaskChange[], deleted: Deletion[]): (TaskChange | Deletion)[] {
+  const merged: (TaskChange | Deletion)[] = [];
   let [c, d] = [0, 0];
   while (c < changed.length || d < deleted.length) {
     const task = changed[c];
@@ -80,5 +103,5 @@ function inChangeOrder(changed: ChangedTask[], deleted: DeletedTask[]): (Changed
   return merged;
 }
 
-const before = (a: { changeId: number; id: number }, b: { changeId: number; id: number }) =>
+const before = (a: ChangeKey, b: ChangeKey) =>
   a.changeId < b.changeId || (a.changeId === b.changeId && a.id < b.id);

@@ -12,7 +12,7 @@ describe(`[${dialectName}] syncing while writes are in flight`, () => {
     const alice = await createUser(app);
     const [held] = await seedTasks(shared.database, alice.id, 3);
     const client = new SyncClient(app, alice);
-    await client.sync();
+    await client.settle();
 
     const transaction = await holdTransaction(t, shared);
     await transaction.rename(held!, 'Committed late');
@@ -31,7 +31,7 @@ describe(`[${dialectName}] syncing while writes are in flight`, () => {
     const alice = await createUser(app);
     const [held, other] = await seedTasks(shared.database, alice.id, 2);
     const client = new SyncClient(app, alice);
-    await client.sync();
+    await client.settle();
 
     // The held transaction's id is smaller than those of the writes that overtake it.
     const transaction = await holdTransaction(t, shared);

@@ -60,6 +60,7 @@ describe(`[${dialectName}] migration 003 and existing data`, () => {
     const client = new SyncClient(app, alice);
     await client.sync();
     assert.deepEqual([...client.tasks.keys()].sort((a, b) => a - b), [kept, changed, removed]);
+    await client.settle();
 
     const patched = await app.inject({ method: 'PATCH', url: `/api/tasks/${changed}/`, headers: alice.auth, payload: { title: 'After' } });
     assert.equal(patched.statusCode, 200);

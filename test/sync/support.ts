@@ -27,7 +27,10 @@ export function syncRequest(app: FastifyInstance, user: TestUser, token?: string
 }
 
 export async function syncPage(app: FastifyInstance, user: TestUser, token?: string): Promise<SyncReply> {
-  const response = await syncRequest(app, user, token);
+  return replyOf(await syncRequest(app, user, token));
+}
+
+function replyOf(response: LightMyRequestResponse): SyncReply {
   if (response.statusCode !== 200) throw new Error(`sync gave ${response.statusCode} ${response.body}`);
   const reply = response.json() as SyncReply;
   assert.deepEqual(Object.keys(reply), ['token', 'more', 'changed', 'deleted']);
@@ -42,6 +45,8 @@ export class SyncClient {
   /** Replies received, and how many of them said `more`. */
   replies = 0;
   continued = 0;
+  /** The size of each reply's body, in bytes. */
+  readonly sizes: number[] = [];
 
   constructor(
     private readonly app: FastifyInstance,
@@ -50,7 +55,9 @@ export class SyncClient {
 
   /** One reply applied: the changed tasks replace their old versions, then deletions remove theirs. */
   async step(): Promise<SyncReply> {
-    const reply = await syncPage(this.app, this.user, this.token);
+    const response = await syncRequest(this.app, this.user, this.token);
+    const reply = replyOf(response);
+    this.sizes.push(response.rawPayload.length);
     for (const task of reply.changed) this.tasks.set(task.id, task);
     for (const deletion of reply.deleted) this.tasks.delete(deletion.id);
     this.token = reply.token;
@@ -67,6 +74,20 @@ export class SyncClient {
       replies.push(await this.step());
     } while (replies.at(-1)!.more);
     return replies;
+  }
+
+  /**
+   * Syncs until a sync brings nothing, so that the token is past every change made so far and
+   * the next sync brings only later ones. On PostgreSQL a change can come again while any
+   * writing transaction on the server (another test's, say) was in flight at the previous sync.
+   */
+  async settle(): Promise<void> {
+    for (let attempt = 0; attempt < 500; attempt += 1) {
+      const replies = await this.sync();
+      if (replies.length === 1 && replies[0]!.changed.length === 0 && replies[0]!.deleted.length === 0) return;
+      await new Promise((done) => setTimeout(done, 5));
+    }
+    throw new Error('the sync never came up empty');
   }
 
   /** The copy as GET /api/tasks/ would list it. */
@@ -141,7 +162,13 @@ export async function holdTransaction(t: TestContext, shared: SharedDatabase): P
       commit: async () => void connection.exec('COMMIT'),
     };
   }
-  const client = new pg.Client({ connectionString: shared.url, options: `-c search_path=${shared.schema}` });
+  // A test that fails before committing must not leave the schema's removal waiting on this
+  // transaction's locks: the server ends it after a while idle.
+  const client = new pg.Client({
+    connectionString: shared.url,
+    options: `-c search_path=${shared.schema} -c idle_in_transaction_session_timeout=30000`,
+  });
+  client.on('error', () => {});
   await client.connect();
   t.after(() => client.end());
   await client.query('begin');

@@ -43,6 +43,19 @@ describe(`[${dialectName}] syncing from the beginning`, () => {
     assert.deepEqual(client.list(), await serverList(app, alice));
   });
 
+  test('when tasks have long descriptions, then each reply stops near a megabyte of task text, and the pages still bring every task', async (t) => {
+    const { app, database } = await buildTestApp(t);
+    const alice = await createUser(app);
+    // 8,000 characters of four bytes each: 32,000 bytes a task, so 31 tasks fit in 1,000,000.
+    const ids = await seedTasks(database, alice.id, 70);
+    await database.db.updateTable('tasks').set({ description: '🚀'.repeat(8000) }).where('id', 'in', ids).execute();
+    const client = new SyncClient(app, alice);
+    const replies = await client.sync();
+    assert.deepEqual(replies.map((reply) => [reply.changed.length, reply.more]), [[31, true], [31, true], [8, false]]);
+    assert.ok(client.sizes.every((size) => size < 1_100_000), client.sizes.join(' '));
+    assert.deepEqual(client.list(), await serverList(app, alice));
+  });
+
   test('when a user has no tasks, then the first sync is empty and its token brings later tasks', async (t) => {
     const { app } = await buildTestApp(t);
     const alice = await createUser(app);
@@ -71,7 +84,7 @@ describe(`[${dialectName}] syncing from the beginning`, () => {
     const alice = await createUser(app);
     await createTask(app, alice);
     const client = new SyncClient(app, alice);
-    await client.sync();
+    await client.settle();
     for (let round = 0; round < 3; round += 1) {
       const reply = await client.step();
       assert.deepEqual([reply.changed, reply.deleted, reply.more], [[], [], false]);
@@ -85,7 +98,7 @@ describe(`[${dialectName}] syncing changes`, () => {
     const alice = await createUser(app);
     const [a, b, c, d, e, untouched] = await seedTasks(database, alice.id, 6);
     const client = new SyncClient(app, alice);
-    await client.sync();
+    await client.settle();
 
     const created = await createTask(app, alice, { title: 'New' });
     const form = formBody({ title: 'By form' });
@@ -121,7 +134,7 @@ describe(`[${dialectName}] syncing changes`, () => {
     const mine = await createTask(app, alice);
     const his = await createTask(app, bob);
     const client = new SyncClient(app, alice);
-    await client.sync();
+    await client.settle();
     const before = await storedTasks(database);
 
     const refused = [
@@ -145,7 +158,7 @@ describe(`[${dialectName}] syncing changes`, () => {
     const alice = await createUser(app);
     const ids = await seedTasks(database, alice.id, 250);
     const client = new SyncClient(app, alice);
-    await client.sync();
+    await client.settle();
     for (const id of ids.slice(0, 150)) assert.equal((await inject(app, alice, 'DELETE', `/api/tasks/${id}/`)).statusCode, 204);
     for (const id of ids.slice(150, 230)) assert.equal((await inject(app, alice, 'PATCH', `/api/tasks/${id}/`, { completed: true })).statusCode, 200);
 
@@ -191,8 +204,8 @@ describe(`[${dialectName}] sync scope`, () => {
     const [mine] = await seedTasks(database, alice.id, 1);
     const aliceClient = new SyncClient(app, alice);
     const bobClient = new SyncClient(app, bob);
-    await aliceClient.sync();
-    await bobClient.sync();
+    await aliceClient.settle();
+    await bobClient.settle();
     assert.deepEqual([...aliceClient.tasks.keys()], [mine]);
     assert.equal(bobClient.tasks.size, 120);
 
@@ -315,7 +328,7 @@ describe(`[${dialectName}] sync and the retention of deletions`, () => {
     const alice = await createUser(app);
     const [kept, gone] = [await createTask(app, alice), await createTask(app, alice)];
     const client = new SyncClient(app, alice);
-    await client.sync();
+    await client.settle();
     const stale = client.token!;
     await inject(app, alice, 'DELETE', `/api/tasks/${gone.id}/`);
     await forgetDeletions(testApp, [gone.id]);
@@ -337,7 +350,8 @@ describe(`[${dialectName}] sync and the retention of deletions`, () => {
     const old = await createTask(app, alice);
     await inject(app, alice, 'DELETE', `/api/tasks/${old.id}/`);
     const client = new SyncClient(app, alice);
-    await client.sync();
+    // Past the deletion: on PostgreSQL a first sync's token may still be below it.
+    await client.settle();
     await forgetDeletions(testApp, [old.id]);
     const task = await createTask(app, alice);
     const [reply] = await client.sync();
@@ -349,7 +363,7 @@ describe(`[${dialectName}] sync and the retention of deletions`, () => {
     const alice = await createUser(app);
     const bob = await createUser(app);
     const client = new SyncClient(app, alice);
-    await client.sync();
+    await client.settle();
     const his = await createTask(app, bob);
     await inject(app, bob, 'DELETE', `/api/tasks/${his.id}/`);
     const deleted = await inject(app, bob, 'DELETE', '/api/user/', { current_password: bob.password });
