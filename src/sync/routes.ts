@@ -25,7 +25,8 @@ export async function syncRoutes(app: FastifyInstance, options: SyncRoutesOption
       security: [{ token: [] }],
       summary: "Changes to the caller's tasks since the previous sync",
       description:
-        `At most ${PAGE_SIZE} changes per reply. Apply \`changed\` (replace by id), then \`deleted\` ` +
+        `At most ${PAGE_SIZE} changes per reply, fewer when tasks are long. Without a token, a first ` +
+        'sync: the tasks, no deletions. Apply `changed` (replace by id), then `deleted` ' +
         '(remove by id), store `token`, and sync again at once while `more` is true. A change may ' +
         'come twice; none is ever missed. 410: deletions since the token were forgotten; sync ' +
         'again without a token.',
