@@ -13,6 +13,8 @@ import { clientErrorHandler, registerErrorHandler } from './http/errors.js';
 import { frontDoor } from './http/front-door.js';
 import { routeEveryRequest } from './http/methods.js';
 import { rootRoutes } from './http/root.js';
+import { createSyncRepository } from './sync/repository.js';
+import { syncRoutes } from './sync/routes.js';
 import { createTasksRepository } from './tasks/repository.js';
 import { taskRoutes } from './tasks/routes.js';
 
@@ -84,6 +86,7 @@ export async function buildApp({ config, database, redis, throttleNamespace }: A
     tombstoneRetentionSeconds: config.tombstoneRetentionSeconds,
     replyMemoryBytes: config.replyMemoryBytes,
   });
+  await app.register(syncRoutes, { sync: createSyncRepository(database), authenticate, tombstoneRetentionSeconds: config.tombstoneRetentionSeconds });
   return app;
 }
 

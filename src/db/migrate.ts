@@ -3,12 +3,14 @@ import { isSqlite } from './migrations/column-types.js';
 import type { Db } from './database.js';
 import * as initial from './migrations/001_initial.js';
 import * as taskQueries from './migrations/002_task_queries.js';
+import * as sync from './migrations/003_sync.js';
 import * as sessionEpochAndFoldedText from './migrations/004_session_epoch_and_folded_text.js';
 
 /** Listed explicitly so the same list works from TypeScript sources and from the build. */
 const migrations: Record<string, Migration> = {
   '001_initial': initial,
   '002_task_queries': taskQueries,
+  '003_sync': sync,
   '004_session_epoch_and_folded_text': sessionEpochAndFoldedText,
 };
 

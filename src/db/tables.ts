@@ -44,12 +44,25 @@ export interface TasksTable {
   /** Title and description as search folds them (tasks/search-text.ts); never served. */
   title_folded: Generated<string>;
   description_folded: Generated<string>;
+  /** Orders commits for sync (migration 003); set by the database on every write. */
+  change_id: Generated<number>;
 }
 
 export interface DeletedTasksTable {
   task_id: number;
   owner_id: number;
   deleted_at: string;
+  /** Orders commits for sync (migration 003); set by the database when the task is deleted. */
+  change_id: Generated<number>;
+}
+
+/** One row: what sync needs to know beyond the rows themselves (migration 003). */
+export interface SyncStateTable {
+  id: number;
+  /** SQLite's commit counter; PostgreSQL orders commits by transaction id and leaves it at 0. */
+  change_counter: number;
+  /** The largest change id of a deletion record forgotten after the retention window. */
+  purged_through: number;
 }
 
 export interface Tables {
@@ -57,6 +70,7 @@ export interface Tables {
   auth_tokens: AuthTokensTable;
   tasks: TasksTable;
   deleted_tasks: DeletedTasksTable;
+  sync_state: SyncStateTable;
 }
 
 export type UserRow = Selectable<UsersTable>;

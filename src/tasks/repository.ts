@@ -13,7 +13,7 @@ import type { TaskChanges } from './validate.js';
  */
 export type TasksRepository = ReturnType<typeof createTasksRepository>;
 
-const COLUMNS = [
+export const COLUMNS = [
   'id',
   'title',
   'description',
