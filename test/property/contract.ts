@@ -22,6 +22,8 @@ export interface ReplyContext {
   headers: [string, string][];
   /** The route serves documents (HTML, scripts) when it succeeds. */
   servesDocuments: boolean;
+  /** The path is exactly one of the API's URLs (no id in it): whatever the method, it is not 404. */
+  knownUrl: boolean;
   /** The user the request was authenticated as, if any. */
   callerId?: number;
   secrets: { userId: number; secret: string }[];
@@ -64,6 +66,7 @@ export function replyProblems(reply: Reply, context: ReplyContext): string[] {
   }
   if (!/(^|,)\s*origin\s*(,|$)/i.test(header(reply, 'vary') ?? '')) problems.push('no Vary: Origin');
   problems.push(...corsProblems(reply, context));
+  if (status === 404 && context.knownUrl) problems.push(`404 for ${method} on a URL that exists (405 with Allow, or 401 first)`);
   if (status === 401 && header(reply, 'www-authenticate') !== 'Token') problems.push('a 401 without WWW-Authenticate: Token');
   if (status === 405 && !header(reply, 'allow')) problems.push('a 405 without Allow');
   if (status === 429 && !/^\d+$/.test(header(reply, 'retry-after') ?? '')) problems.push('a 429 without Retry-After');
@@ -102,8 +105,16 @@ function corsProblems(reply: Reply, context: ReplyContext): string[] {
   const allowOrigin = header(reply, 'access-control-allow-origin');
   if (origins.length !== 1) return allowOrigin === undefined ? [] : [`Access-Control-Allow-Origin ${allowOrigin} for ${origins.length} origins`];
   const [origin] = origins as [string];
-  if (ALLOWED_ORIGINS.includes(origin)) return allowOrigin === origin ? [] : [`allowed origin ${origin} not echoed (${allowOrigin})`];
-  return allowOrigin === undefined ? [] : [`Access-Control-Allow-Origin ${allowOrigin} for disallowed origin ${origin}`];
+  if (!ALLOWED_ORIGINS.includes(origin)) return allowOrigin === undefined ? [] : [`Access-Control-Allow-Origin ${allowOrigin} for disallowed origin ${origin}`];
+  if (allowOrigin !== origin) return [`allowed origin ${origin} not echoed (${allowOrigin})`];
+  // Browser clients make conditional requests: preflights allow the headers, replies expose the tag.
+  const problems: string[] = [];
+  const preflight = context.method.toUpperCase() === 'OPTIONS' && context.headers.some(([name]) => name === 'access-control-request-method');
+  const allowed = (header(reply, 'access-control-allow-headers') ?? '').toLowerCase().split(/\s*,\s*/);
+  if (preflight && !(allowed.includes('if-match') && allowed.includes('if-none-match'))) problems.push(`a preflight that does not allow If-Match and If-None-Match (${allowed.join(', ')})`);
+  const exposed = (header(reply, 'access-control-expose-headers') ?? '').toLowerCase().split(/\s*,\s*/);
+  if (header(reply, 'etag') !== undefined && !exposed.includes('etag')) problems.push('an ETag not exposed to the allowed origin');
+  return problems;
 }
 
 /** Absolute links in a reply (the root's, pagination's) point at an allowed host, never elsewhere. */

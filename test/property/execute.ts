@@ -101,9 +101,10 @@ const latin1 = (text: string) => Buffer.from(text, 'utf8').toString('latin1');
  */
 export function transportOf(plan: RequestPlan): RequestPlan['transport'] {
   if (plan.method === 'CONNECT' || plan.method !== plan.method.toUpperCase()) return 'raw';
-  if (plan.transport === 'inject' && !http.METHODS.includes(plan.method)) return 'http';
-  if (plan.transport === 'http' && plan.headers.filter(([name]) => name === 'host').length > 1) return 'raw';
-  return plan.transport;
+  let transport = plan.transport;
+  if (transport === 'inject' && (!http.METHODS.includes(plan.method) || plan.mutation === 'backslash')) transport = 'http';
+  if (transport === 'http' && plan.headers.filter(([name]) => name === 'host').length > 1) transport = 'raw';
+  return transport;
 }
 
 /** A target Node's client and the injector accept: anything outside visible ASCII is escaped. */

@@ -94,10 +94,11 @@ function kindValue(kind: ValueKind, knowledge: Knowledge): Arbitrary<Value> {
   switch (kind) {
     case 'username':
       return fc.oneof(
-        fc.constantFrom(...usernames.flatMap((name) => [name, name.toUpperCase(), ` ${name} `])).map(text),
-        fc.stringMatching(/^[a-z0-9@.+_-]{1,20}$/).map((name) => text(`fz_${name}`)),
-        strings('ﬀ'.repeat(76), 'ß'.repeat(100), 'a'.repeat(150), 'a'.repeat(151), 'ǅ', 'İ', 'user name', 'user/x', '١٢٣', ''),
-        fc.constantFrom(1_000, 1_000_000).map((n) => repeated('7', n, false)),
+        { arbitrary: fc.constantFrom(...usernames.flatMap((name) => [name, name.toUpperCase(), ` ${name} `])).map(text), weight: 2 },
+        { arbitrary: fc.stringMatching(/^[a-z0-9@.+_-]{1,20}$/).map((name) => text(`fz_${name}`)), weight: 2 },
+        // Valid names whose case-folded form is longer than the name, and the edges of the length.
+        { arbitrary: strings('ﬀ'.repeat(76), 'ß'.repeat(100), 'ŉ'.repeat(80), 'a'.repeat(150), 'a'.repeat(151), 'ǅ', 'İ', 'user name', 'user/x', '١٢٣', ''), weight: 3 },
+        { arbitrary: fc.constantFrom(1_000, 1_000_000).map((n) => repeated('7', n, false)), weight: 1 },
       );
     case 'password':
       return fc.oneof(
@@ -172,7 +173,7 @@ function kindValue(kind: ValueKind, knowledge: Knowledge): Arbitrary<Value> {
 
 /** Mostly values of the field's own kind, otherwise anything hostile. */
 const fieldValue = (kind: ValueKind, knowledge: Knowledge) =>
-  fc.oneof({ arbitrary: kindValue(kind, knowledge), weight: 3 }, { arbitrary: anyHostileValue, weight: 1 });
+  fc.oneof({ arbitrary: kindValue(kind, knowledge), weight: 4 }, { arbitrary: anyHostileValue, weight: 1 });
 
 const unknownNames = fc.constantFrom('__proto__', 'constructor', 'prototype', 'is_superuser', 'owner_id', '', ' title', 'TITLE', 'title\u0000', 'a'.repeat(1000));
 
@@ -225,19 +226,25 @@ function formPairs(route: RouteSpec, knowledge: Knowledge): Arbitrary<QueryPair[
 
 function multipartBody(route: RouteSpec, knowledge: Knowledge): Arbitrary<BodyPlan> {
   const part: Arbitrary<MultipartPart> = fc.oneof(
-    fields(route, knowledge).map((entries) => entries[0] ?? { name: 'title', value: text('x') }).map(({ name, value }) => ({ name, value: value.text })),
-    fc.record({
-      name: fc.constantFrom('file', 'title', 'description'),
-      value: fc.constantFrom<Chunk[]>(['abc'], [{ repeat: 'f', times: 100_000 }], [{ bytes: [0, 1, 2, 255] }]),
-      filename: fc.constantFrom('a.txt', '../../etc/passwd', '', 'ü.txt'),
-      contentType: fc.constantFrom('text/plain', 'application/octet-stream', 'application/json'),
-    }),
-    fc.record({ name: fc.constantFrom('title', 'x'), value: fc.constant<Chunk[]>(['v']), contentType: fc.constantFrom('text/plain; charset=latin1', 'text/plain; charset=utf-16', 'bogus') }),
+    { arbitrary: fields(route, knowledge).map((entries) => entries[0] ?? { name: 'title', value: text('x') }).map(({ name, value }) => ({ name, value: value.text })), weight: 3 },
+    {
+      arbitrary: fc.record({
+        name: fc.constantFrom('file', 'title', 'description'),
+        value: fc.constantFrom<Chunk[]>(['abc'], [{ repeat: 'f', times: 100_000 }], [{ bytes: [0, 1, 2, 255] }]),
+        filename: fc.constantFrom('a.txt', '../../etc/passwd', '', 'ü.txt'),
+        contentType: fc.constantFrom('text/plain', 'application/octet-stream', 'application/json'),
+      }),
+      weight: 2,
+    },
+    { arbitrary: fc.record({ name: fc.constantFrom('title', 'x'), value: fc.constant<Chunk[]>(['v']), contentType: fc.constantFrom('text/plain; charset=latin1', 'text/plain; charset=utf-16', 'bogus') }), weight: 1 },
   );
   return fc.record({
     kind: fc.constant('multipart' as const),
     boundary: fc.constantFrom('X', '----TaskTrackerBoundary0123', 'a b', 'b'.repeat(70)),
-    parts: fc.oneof(fc.array(part, { maxLength: 5 }), fc.constantFrom(50, 2_000).map((n) => Array.from({ length: n }, (_, i) => ({ name: `p${i}`, value: ['v'] })))),
+    parts: fc.oneof(
+      { arbitrary: fc.array(part, { maxLength: 5 }), weight: 4 },
+      { arbitrary: fc.constantFrom(50, 2_000).map((n) => Array.from({ length: n }, (_, i): MultipartPart => ({ name: `p${i}`, value: ['v'] }))), weight: 1 },
+    ),
     lineEnd: fc.constantFrom<('\r\n' | '\n')[]>('\r\n', '\r\n', '\n'),
     ending: fc.constantFrom<('close' | 'none' | 'garbage')[]>('close', 'close', 'none', 'garbage'),
     cut: fc.option(fc.double({ min: 0, max: 1, noNaN: true }), { nil: undefined, freq: 3 }),
@@ -257,10 +264,13 @@ function contentTypeFor(body: BodyPlan): Arbitrary<string | undefined> {
   };
   const declared =
     body.kind === 'multipart'
-      ? fc.constantFrom(`multipart/form-data; boundary=${body.boundary}`, `multipart/form-data; boundary="${body.boundary}"`, 'multipart/form-data', 'multipart/form-data; boundary=', 'multipart/form-data; boundary=other', `multipart/mixed; boundary=${body.boundary}`)
+      ? fc.oneof(
+          { arbitrary: fc.constantFrom(`multipart/form-data; boundary=${body.boundary}`, `multipart/form-data; boundary="${body.boundary}"`), weight: 4 },
+          { arbitrary: fc.constantFrom('multipart/form-data', 'multipart/form-data; boundary=', 'multipart/form-data; boundary=other', `multipart/mixed; boundary=${body.boundary}`), weight: 1 },
+        )
       : fc.tuple(fc.constantFrom(...matching[body.kind]), fc.constantFrom(...CHARSETS)).map(([type, charset]) => type + charset);
   const other = fc.constantFrom('text/plain', 'application/xml', 'application/vnd.api+json', 'application/json-patch+json', 'application/octet-stream', '*/*', '', 'garbage', 'application/x-www-form-urlencoded', 'application/json');
-  return fc.oneof({ arbitrary: declared, weight: 6 }, { arbitrary: other, weight: 2 }, { arbitrary: fc.constant(undefined), weight: 1 });
+  return fc.oneof({ arbitrary: declared, weight: 10 }, { arbitrary: other, weight: 2 }, { arbitrary: fc.constant(undefined), weight: 1 });
 }
 
 function bodyPlan(route: RouteSpec, knowledge: Knowledge): Arbitrary<BodyPlan> {
@@ -292,7 +302,7 @@ function queryPairs(route: RouteSpec, knowledge: Knowledge): Arbitrary<QueryPair
       value: garble === null ? field.value.text : [...field.value.text, garble],
       encoding: garble === null ? encoding : 'raw',
     })),
-    { maxLength: 5 },
+    { minLength: 1, maxLength: 3 },
   );
 }
 
@@ -302,12 +312,12 @@ const ID_LITERALS = [
 ];
 
 const idRef: Arbitrary<IdRef> = fc.oneof(
-  { arbitrary: fc.record({ of: fc.constantFrom<('alice' | 'bob' | 'inactive')[]>('alice', 'bob', 'inactive'), which: fc.constantFrom<('live' | 'deleted')[]>('live', 'live', 'deleted') }), weight: 4 },
+  { arbitrary: fc.record({ of: fc.constantFrom<('alice' | 'bob' | 'inactive')[]>('alice', 'alice', 'alice', 'bob', 'inactive'), which: fc.constantFrom<('live' | 'deleted')[]>('live', 'live', 'live', 'deleted') }), weight: 5 },
   { arbitrary: fc.constantFrom(...ID_LITERALS).map((literal) => ({ literal })), weight: 2 },
 );
 
 const mutation = fc.oneof(
-  { arbitrary: fc.constant<PathMutation>('none'), weight: 12 },
+  { arbitrary: fc.constant<PathMutation>('none'), weight: 16 },
   {
     arbitrary: fc.constantFrom<PathMutation[]>(
       'no-trailing-slash', 'double-trailing-slash', 'double-slash-inside', 'leading-double-slash', 'upper-case', 'extra-segment',
@@ -317,11 +327,11 @@ const mutation = fc.oneof(
   },
 );
 
-const tokenRef = fc.constantFrom<('alice' | 'bob' | 'revoked' | 'inactive' | 'forged')[]>('alice', 'alice', 'alice', 'bob', 'revoked', 'inactive', 'forged');
+const tokenRef = fc.constantFrom<('alice' | 'bob' | 'revoked' | 'inactive' | 'forged')[]>('alice', 'alice', 'alice', 'alice', 'alice', 'bob', 'bob', 'revoked', 'inactive', 'forged');
 
 const authorization: Arbitrary<AuthorizationPlan | undefined> = fc.oneof(
-  { arbitrary: fc.constant(undefined), weight: 2 },
-  { arbitrary: fc.record({ scheme: fc.constant('Token'), separator: fc.constant(' '), token: tokenRef, suffix: fc.constant('') }), weight: 8 },
+  { arbitrary: fc.constant(undefined), weight: 1 },
+  { arbitrary: fc.record({ scheme: fc.constant('Token'), separator: fc.constant(' '), token: tokenRef, suffix: fc.constant('') }), weight: 12 },
   {
     arbitrary: fc.record({
       scheme: fc.constantFrom('Token', 'token', 'TOKEN', 'Bearer', 'bearer', 'Basic', 'Digest', '', 'Token:', 'Tokens'),
@@ -334,7 +344,7 @@ const authorization: Arbitrary<AuthorizationPlan | undefined> = fc.oneof(
 );
 
 const tagRef: Arbitrary<TagRef | undefined> = fc.oneof(
-  { arbitrary: fc.constant(undefined), weight: 6 },
+  { arbitrary: fc.constant(undefined), weight: 12 },
   { arbitrary: fc.constantFrom<TagRef[]>('current', 'stale'), weight: 2 },
   { arbitrary: fc.constantFrom('*', 'W/"x"', '"x"', '', 'garbage', '"1-2", *', ',,,', 'W/', '"'.repeat(5_000)).map((literal) => ({ literal })), weight: 1 },
 );
@@ -363,28 +373,37 @@ const ODD_METHODS = ['TRACE', 'PROPFIND', 'SEARCH', 'MKCOL', 'LOCK', 'COPY', 'MO
 
 function method(route: RouteSpec): Arbitrary<string> {
   return fc.oneof(
-    { arbitrary: fc.constantFrom(...route.methods), weight: 6 },
+    { arbitrary: fc.constantFrom(...route.methods), weight: 12 },
     { arbitrary: fc.constantFrom(...STANDARD_METHODS), weight: 3 },
     { arbitrary: fc.constantFrom(...ODD_METHODS), weight: 1 },
   );
 }
 
-/** One hostile request to one of the routes. */
+/**
+ * One hostile request to one of the routes. Each part is usually what a client would send and
+ * now and then hostile, so that requests get past the early checks (host, session, method)
+ * often enough to reach the parsing and validation behind them; routes that take more inputs
+ * are chosen more often.
+ */
 export function requestPlan(routes: RouteSpec[], knowledge: Knowledge): Arbitrary<RequestPlan> {
-  return fc.constantFrom(...routes).chain((route) =>
+  const weighted = routes.map((route) => ({
+    arbitrary: fc.constant(route),
+    weight: 2 + Object.keys(route.body ?? {}).length + Object.keys(route.query ?? {}).length,
+  }));
+  return fc.oneof(...weighted).chain((route) =>
     fc
       .record({
-        transport: fc.constantFrom<RequestPlan['transport'][]>('inject', 'inject', 'http', 'http', 'raw'),
+        transport: fc.constantFrom<RequestPlan['transport'][]>('inject', 'inject', 'inject', 'http', 'http', 'raw'),
         server: fc.constantFrom<RequestPlan['server'][]>('direct', 'direct', 'proxied'),
         method: method(route),
         route: fc.constant(route.path),
         id: idRef,
         mutation,
-        query: fc.oneof({ arbitrary: fc.constant<QueryPair[]>([]), weight: 1 }, { arbitrary: queryPairs(route, knowledge), weight: route.query ? 3 : 1 }),
+        query: fc.oneof({ arbitrary: fc.constant<QueryPair[]>([]), weight: 1 }, { arbitrary: queryPairs(route, knowledge), weight: route.query ? 4 : 1 }),
         authorization: route.authenticated ? authorization : fc.oneof({ arbitrary: fc.constant(undefined), weight: 3 }, { arbitrary: authorization, weight: 1 }),
         ifMatch: tagRef,
         ifNoneMatch: tagRef,
-        headers: fc.array(extraHeader, { maxLength: 3 }),
+        headers: fc.oneof({ arbitrary: fc.constant<[string, Chunk[]][]>([]), weight: 2 }, { arbitrary: fc.array(extraHeader, { minLength: 1, maxLength: 3 }), weight: 1 }),
         body: bodyPlan(route, knowledge),
         framing: fc.constantFrom<RequestPlan['framing'][]>('length', 'length', 'chunked'),
         tweak: fc.oneof({ arbitrary: fc.constant<WireTweak>('none'), weight: 2 }, { arbitrary: fc.constantFrom(...WIRE_TWEAKS), weight: 1 }),

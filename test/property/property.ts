@@ -21,6 +21,7 @@ export async function problemsOf(fixture: Fixture, plan: RequestPlan, route: Rou
         method: resolved.wire.method,
         headers: resolved.wire.headers.map(([name, value]) => [name.toLowerCase(), value]),
         servesDocuments: route.servesDocuments === true,
+        knownUrl: plan.mutation === 'none' && !route.path.includes(':'),
         callerId: resolved.session?.userId,
         secrets: fixture.secrets(),
       }),

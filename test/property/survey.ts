@@ -12,18 +12,26 @@ import fc from 'fast-check';
 import { PASSWORD, dialectName } from '../helpers.js';
 import { Fixture } from './fixture.js';
 import { requestPlan } from './generators.js';
+import type { RequestPlan } from './plan.js';
 import { routesOf } from './routes.js';
 import { problemsOf, watchCrashes } from './property.js';
 
 const runs = Number(process.argv[2] ?? 2000);
 const firstSeed = Number(process.argv[3] ?? 1);
 
-/** The kinds of the problems in a failure: each with its particulars (numbers, quoted text) left out. */
-function kindsOf(problems: string[]): string[] {
+/**
+ * The kinds of the problems in a failure, each with its particulars (numbers, quoted text)
+ * left out; server errors, crashes and dropped connections are told apart by route and method.
+ */
+function kindsOf(problems: string[], plan: RequestPlan): string[] {
   const end = problems.findIndex((problem) => problem.startsWith('request:'));
-  return (end === -1 ? problems : problems.slice(0, end)).filter((line) => !/^\s/.test(line)).map((problem) =>
-    problem.replace(/\d+/g, '#').replace(/"[^"]*"/g, '"…"').replace(/: .*$/s, '').slice(0, 100),
-  );
+  return (end === -1 ? problems : problems.slice(0, end))
+    .filter((line) => !/^\s/.test(line))
+    .map((problem) => {
+      if (problem.startsWith('404 for ')) return `404 for a method on a URL that exists [${plan.route}]`;
+      const kind = problem.replace(/\d+/g, '#').replace(/"[^"]*"/g, '"…"').replace(/: (.{0,40}).*$/s, ': $1');
+      return /server error|unhandled|without a reply|no reply|failed|cut short|incomplete/.test(kind) ? `${kind} [${plan.method} ${plan.route}]` : kind;
+    });
 }
 
 test(`[${dialectName}] survey of hostile-request failures`, async (t) => {
@@ -38,7 +46,7 @@ test(`[${dialectName}] survey of hostile-request failures`, async (t) => {
     const result = await fc.check(
       fc.asyncProperty(arbitrary, async (plan) => {
         const problems = await problemsOf(fixture, plan, byPath.get(plan.route)!, crashes);
-        const fresh = kindsOf(problems).filter((kind) => !known.has(kind));
+        const fresh = kindsOf(problems, plan).filter((kind) => !known.has(kind));
         if (fresh.length > 0) throw new Error(problems.join('\n'));
       }),
       { seed, numRuns: runs },
@@ -46,7 +54,7 @@ test(`[${dialectName}] survey of hostile-request failures`, async (t) => {
     total += result.numRuns;
     if (!result.failed) break;
     const error = result.errorInstance as Error;
-    const kinds = kindsOf(error.message.split('\n')).filter((kind) => !known.has(kind));
+    const kinds = kindsOf(error.message.split('\n'), (result.counterexample as [RequestPlan])[0]).filter((kind) => !known.has(kind));
     for (const kind of kinds) known.add(kind);
     console.log(`\n=== new kind after ${total} runs (seed ${seed}, path ${result.counterexamplePath}): ${kinds.join(' | ')}`);
     console.log(`counterexample: ${fc.stringify(result.counterexample)}`);
