@@ -85,6 +85,10 @@ const anyHostileValue: Arbitrary<Value> = fc.oneof(
   })),
 );
 
+/** Letters, digits and the punctuation usernames allow (fast-check's stringMatching is slow here). */
+const usernameText = (maxLength: number) =>
+  fc.string({ unit: fc.constantFrom(...'abcdefghijklmnopqrstuvwxyz0123456789@.+_-'), minLength: 1, maxLength });
+
 function strings(...values: string[]): Arbitrary<Value> {
   return fc.constantFrom(...values.map(text));
 }
@@ -95,7 +99,7 @@ function kindValue(kind: ValueKind, knowledge: Knowledge): Arbitrary<Value> {
     case 'username':
       return fc.oneof(
         { arbitrary: fc.constantFrom(...usernames.flatMap((name) => [name, name.toUpperCase(), ` ${name} `])).map(text), weight: 2 },
-        { arbitrary: fc.stringMatching(/^[a-z0-9@.+_-]{1,20}$/).map((name) => text(`fz_${name}`)), weight: 2 },
+        { arbitrary: usernameText(20).map((name) => text(`fz_${name}`)), weight: 2 },
         // Valid names whose case-folded form is longer than the name, and the edges of the length.
         { arbitrary: strings('ﬀ'.repeat(76), 'ß'.repeat(100), 'ŉ'.repeat(80), 'a'.repeat(150), 'a'.repeat(151), 'ǅ', 'İ', 'user name', 'user/x', '١٢٣', ''), weight: 3 },
         { arbitrary: fc.constantFrom(1_000, 1_000_000).map((n) => repeated('7', n, false)), weight: 1 },
@@ -183,11 +187,43 @@ function fieldNames(route: RouteSpec): Arbitrary<[string, ValueKind]> {
   return known.length === 0 ? unknown : fc.oneof({ arbitrary: fc.constantFrom(...known), weight: 4 }, { arbitrary: unknown, weight: 1 });
 }
 
-const fields = (route: RouteSpec, knowledge: Knowledge) =>
-  fc.array(
-    fieldNames(route).chain(([name, kind]) => fieldValue(kind, knowledge).map((value) => ({ name, value }))),
-    { maxLength: 6 },
-  );
+/** A value each kind accepts, so that a request with one hostile field gets past the others. */
+function validValue(kind: ValueKind, knowledge: Knowledge): Arbitrary<Value> {
+  switch (kind) {
+    case 'username':
+      return fc.oneof(fc.constantFrom(...knowledge.usernames), usernameText(12).map((name) => `fz_${name}`)).map(text);
+    case 'password':
+      return fc.constant(text(knowledge.password));
+    case 'email':
+      return strings('', 'a@example.com');
+    case 'date':
+      return strings('2025-03-30', '');
+    case 'boolean':
+      return fc.constantFrom(literal('true'), literal('false'));
+    case 'timestamp':
+      return strings('2026-11-01T00:00:00Z');
+    case 'integer':
+      return fc.constant(literal('1'));
+    default:
+      return fc.string({ unit: 'grapheme-ascii', minLength: 1, maxLength: 12 }).map(text);
+  }
+}
+
+/**
+ * The route's fields, usually all of them valid but one or two (hostile, missing, repeated),
+ * sometimes a random handful; now and then with fields the route does not know.
+ */
+function fields(route: RouteSpec, knowledge: Knowledge): Arbitrary<{ name: string; value: Value }[]> {
+  const known = Object.entries(route.body ?? {});
+  const anyField = fieldNames(route).chain(([name, kind]) => fieldValue(kind, knowledge).map((value) => ({ name, value })));
+  const random = fc.array(anyField, { maxLength: 6 });
+  if (known.length === 0) return random;
+  const baseline = fc.tuple(...known.map(([name, kind]) => validValue(kind, knowledge).map((value) => ({ name, value }))));
+  const nearlyValid = fc
+    .tuple(baseline, fc.array(anyField, { minLength: 1, maxLength: 2 }), fc.subarray(known.map(([name]) => name), { maxLength: 1 }))
+    .map(([valid, hostile, dropped]) => [...valid.filter((field) => !dropped.includes(field.name) && !hostile.some((h) => h.name === field.name)), ...hostile]);
+  return fc.oneof({ arbitrary: nearlyValid, weight: 3 }, { arbitrary: random, weight: 1 });
+}
 
 /** JSON text: objects of the route's fields (duplicates and all), other top-level values, broken JSON. */
 function jsonBody(route: RouteSpec, knowledge: Knowledge): Arbitrary<Chunk[]> {
@@ -207,26 +243,31 @@ function jsonBody(route: RouteSpec, knowledge: Knowledge): Arbitrary<Chunk[]> {
   return fc.oneof({ arbitrary: object, weight: 5 }, { arbitrary: broken, weight: 2 }, { arbitrary: other, weight: 1 });
 }
 
+/** The value one time in five, otherwise `none`. */
+function sometimes<T, N>(arbitrary: Arbitrary<T>, none: N): Arbitrary<T | N> {
+  return fc.oneof({ arbitrary: fc.constant(none), weight: 4 }, { arbitrary, weight: 1 });
+}
+
 const garbledEscapes = fc.constantFrom('%', '%z', '%zz', '%E0%A4', '%C0%80', '%ED%A0%80', '%FF', '%%41', '+', '&&', '==', '%00');
 
 function formPairs(route: RouteSpec, knowledge: Knowledge): Arbitrary<QueryPair[]> {
-  return fc.array(
-    fc.record({
-      field: fieldNames(route).chain(([name, kind]) => fieldValue(kind, knowledge).map((value) => ({ name, value }))),
-      encoding: fc.constantFrom<QueryPair['encoding'][]>('percent', 'percent', 'raw'),
-      garble: fc.option(garbledEscapes, { freq: 4 }),
-    }).map(({ field, encoding, garble }) => ({
-      name: [field.name],
-      value: garble === null ? field.value.text : [...field.value.text, garble],
-      encoding: garble === null ? encoding : 'raw',
-    })),
-    { maxLength: 6 },
+  const garbling = fc.record({
+    encoding: fc.constantFrom<QueryPair['encoding'][]>('percent', 'percent', 'raw'),
+    garble: sometimes(garbledEscapes, null),
+  });
+  return fields(route, knowledge).chain((entries) =>
+    fc.tuple(...entries.map(() => garbling)).map((styles) =>
+      entries.map(({ name, value }, index) => {
+        const { encoding, garble } = styles[index]!;
+        return { name: [name], value: garble === null ? value.text : [...value.text, garble], encoding: garble === null ? encoding : 'raw' };
+      }),
+    ),
   );
 }
 
 function multipartBody(route: RouteSpec, knowledge: Knowledge): Arbitrary<BodyPlan> {
-  const part: Arbitrary<MultipartPart> = fc.oneof(
-    { arbitrary: fields(route, knowledge).map((entries) => entries[0] ?? { name: 'title', value: text('x') }).map(({ name, value }) => ({ name, value: value.text })), weight: 3 },
+  const fieldParts = fields(route, knowledge).map((entries) => entries.map(({ name, value }): MultipartPart => ({ name, value: value.text })));
+  const otherPart: Arbitrary<MultipartPart> = fc.oneof(
     {
       arbitrary: fc.record({
         name: fc.constantFrom('file', 'title', 'description'),
@@ -242,12 +283,17 @@ function multipartBody(route: RouteSpec, knowledge: Knowledge): Arbitrary<BodyPl
     kind: fc.constant('multipart' as const),
     boundary: fc.constantFrom('X', '----TaskTrackerBoundary0123', 'a b', 'b'.repeat(70)),
     parts: fc.oneof(
-      { arbitrary: fc.array(part, { maxLength: 5 }), weight: 4 },
+      {
+        arbitrary: fc
+          .tuple(fieldParts, fc.array(otherPart, { maxLength: 2 }), fc.boolean())
+          .map(([own, other, filesFirst]) => (filesFirst ? [...other, ...own] : [...own, ...other])),
+        weight: 4,
+      },
       { arbitrary: fc.constantFrom(50, 2_000).map((n) => Array.from({ length: n }, (_, i): MultipartPart => ({ name: `p${i}`, value: ['v'] }))), weight: 1 },
     ),
     lineEnd: fc.constantFrom<('\r\n' | '\n')[]>('\r\n', '\r\n', '\n'),
     ending: fc.constantFrom<('close' | 'none' | 'garbage')[]>('close', 'close', 'none', 'garbage'),
-    cut: fc.option(fc.double({ min: 0, max: 1, noNaN: true }), { nil: undefined, freq: 3 }),
+    cut: sometimes(fc.double({ min: 0, max: 1, noNaN: true }), undefined),
   });
 }
 
@@ -295,7 +341,7 @@ function queryPairs(route: RouteSpec, knowledge: Knowledge): Arbitrary<QueryPair
   return fc.array(
     fc.record({
       field: names.chain(([name, kind]) => fieldValue(kind, knowledge).map((value) => ({ name, value }))),
-      garble: fc.option(garbledEscapes, { freq: 5 }),
+      garble: sometimes(garbledEscapes, null),
       encoding: fc.constantFrom<QueryPair['encoding'][]>('percent', 'percent', 'percent', 'raw'),
     }).map(({ field, garble, encoding }) => ({
       name: [field.name],
@@ -386,28 +432,31 @@ function method(route: RouteSpec): Arbitrary<string> {
  * are chosen more often.
  */
 export function requestPlan(routes: RouteSpec[], knowledge: Knowledge): Arbitrary<RequestPlan> {
-  const weighted = routes.map((route) => ({
-    arbitrary: fc.constant(route),
+  // Built once per route: building arbitraries for every request would cost more than sending it.
+  const perRoute = routes.map((route) => ({
+    arbitrary: routePlan(route, knowledge),
     weight: 2 + Object.keys(route.body ?? {}).length + Object.keys(route.query ?? {}).length,
   }));
-  return fc.oneof(...weighted).chain((route) =>
-    fc
-      .record({
-        transport: fc.constantFrom<RequestPlan['transport'][]>('inject', 'inject', 'inject', 'http', 'http', 'raw'),
-        server: fc.constantFrom<RequestPlan['server'][]>('direct', 'direct', 'proxied'),
-        method: method(route),
-        route: fc.constant(route.path),
-        id: idRef,
-        mutation,
-        query: fc.oneof({ arbitrary: fc.constant<QueryPair[]>([]), weight: 1 }, { arbitrary: queryPairs(route, knowledge), weight: route.query ? 4 : 1 }),
-        authorization: route.authenticated ? authorization : fc.oneof({ arbitrary: fc.constant(undefined), weight: 3 }, { arbitrary: authorization, weight: 1 }),
-        ifMatch: tagRef,
-        ifNoneMatch: tagRef,
-        headers: fc.oneof({ arbitrary: fc.constant<[string, Chunk[]][]>([]), weight: 2 }, { arbitrary: fc.array(extraHeader, { minLength: 1, maxLength: 3 }), weight: 1 }),
-        body: bodyPlan(route, knowledge),
-        framing: fc.constantFrom<RequestPlan['framing'][]>('length', 'length', 'chunked'),
-        tweak: fc.oneof({ arbitrary: fc.constant<WireTweak>('none'), weight: 2 }, { arbitrary: fc.constantFrom(...WIRE_TWEAKS), weight: 1 }),
-      })
-      .chain((plan) => contentTypeFor(plan.body).map((contentType) => ({ ...plan, contentType }))),
-  );
+  return fc.oneof(...perRoute);
+}
+
+function routePlan(route: RouteSpec, knowledge: Knowledge): Arbitrary<RequestPlan> {
+  return fc
+    .record({
+      transport: fc.constantFrom<RequestPlan['transport'][]>('inject', 'inject', 'inject', 'http', 'http', 'raw'),
+      server: fc.constantFrom<RequestPlan['server'][]>('direct', 'direct', 'proxied'),
+      method: method(route),
+      route: fc.constant(route.path),
+      id: idRef,
+      mutation,
+      query: fc.oneof({ arbitrary: fc.constant<QueryPair[]>([]), weight: 1 }, { arbitrary: queryPairs(route, knowledge), weight: route.query ? 4 : 1 }),
+      authorization: route.authenticated ? authorization : fc.oneof({ arbitrary: fc.constant(undefined), weight: 3 }, { arbitrary: authorization, weight: 1 }),
+      ifMatch: tagRef,
+      ifNoneMatch: tagRef,
+      headers: fc.oneof({ arbitrary: fc.constant<[string, Chunk[]][]>([]), weight: 2 }, { arbitrary: fc.array(extraHeader, { minLength: 1, maxLength: 3 }), weight: 1 }),
+      body: bodyPlan(route, knowledge),
+      framing: fc.constantFrom<RequestPlan['framing'][]>('length', 'length', 'chunked'),
+      tweak: fc.oneof({ arbitrary: fc.constant<WireTweak>('none'), weight: 2 }, { arbitrary: fc.constantFrom(...WIRE_TWEAKS), weight: 1 }),
+    })
+    .chain((plan) => contentTypeFor(plan.body).map((contentType) => ({ ...plan, contentType })));
 }

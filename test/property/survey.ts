@@ -29,6 +29,8 @@ function kindsOf(problems: string[], plan: RequestPlan): string[] {
     .filter((line) => !/^\s/.test(line))
     .map((problem) => {
       if (problem.startsWith('404 for ')) return `404 for a method on a URL that exists [${plan.route}]`;
+      const shape = /not in the contract's shape: .*"(?:code|error)":"([^"]+)"/.exec(problem);
+      if (shape) return `an error not in the contract's shape (${shape[1]})`;
       const kind = problem.replace(/\d+/g, '#').replace(/"[^"]*"/g, '"…"').replace(/: (.{0,40}).*$/s, ': $1');
       return /server error|unhandled|without a reply|no reply|failed|cut short|incomplete/.test(kind) ? `${kind} [${plan.method} ${plan.route}]` : kind;
     });
