@@ -96,14 +96,18 @@ function mutate(path: string, mutation: PathMutation): string {
 const latin1 = (text: string) => Buffer.from(text, 'utf8').toString('latin1');
 
 /**
- * The transport that can carry the request: the injector takes only the methods Node knows;
- * Node's client has its own meaning for CONNECT, refuses lower-case methods and sends one Host.
+ * The transport that can carry the request: the injector takes only the methods Node knows and
+ * paths it can parse; Node's client has its own meaning for CONNECT, refuses lower-case methods
+ * and sends one Host.
  */
 export function transportOf(plan: RequestPlan): RequestPlan['transport'] {
   if (plan.method === 'CONNECT' || plan.method !== plan.method.toUpperCase()) return 'raw';
   let transport = plan.transport;
   if (transport === 'inject' && (!http.METHODS.includes(plan.method) || plan.mutation === 'backslash')) transport = 'http';
   if (transport === 'http' && plan.headers.filter(([name]) => name === 'host').length > 1) transport = 'raw';
+  // A reply to HEAD has no body, but a server that could not parse the request cannot know it
+  // was HEAD; Node's client then takes that body for garbage, where a raw read stops at the head.
+  if (transport === 'http' && plan.method === 'HEAD') transport = 'raw';
   return transport;
 }
 
