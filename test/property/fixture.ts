@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import { createAccountsRepository } from '../../src/accounts/repository.js';
 import { hashPassword } from '../../src/accounts/passwords.js';
 import { tokenDigest } from '../../src/accounts/tokens.js';
+import { loadConfig, type Config } from '../../src/config.js';
 import type { Database } from '../../src/db/database.js';
 import { taskTag } from '../../src/tasks/routes.js';
 import { PASSWORD, buildTestApp, createTask, createUser, login, type TestUser } from '../helpers.js';
@@ -44,7 +45,8 @@ export class Fixture {
   ) {}
 
   static async build(t: TestContext): Promise<Fixture> {
-    const config = { throttle: { loginPerUsername: UNTHROTTLED, loginPerAddress: UNTHROTTLED, registerPerAddress: UNTHROTTLED } };
+    const limits = Object.keys(loadConfig({}).throttle).map((name) => [name, UNTHROTTLED]);
+    const config = { throttle: Object.fromEntries(limits) as Config['throttle'] };
     const direct = await buildTestApp(t, { config });
     const proxied = await buildTestApp(t, { config, database: direct.database, env: { TRUST_PROXY: 'true' } });
     const fixture = new Fixture(direct.database, await listen(direct.app), await listen(proxied.app));
@@ -144,7 +146,8 @@ export class Fixture {
     const accounts = createAccountsRepository(this.database);
     const existing = await this.database.db.selectFrom('users').select('id').where('username', '=', user.username).executeTakeFirst();
     if (existing === undefined) return createUser(this.app, { username: user.username });
-    await accounts.setPasswordHash(existing.id, await hashPassword(PASSWORD));
+    const { password: storedHash } = await this.database.db.selectFrom('users').select('password').where('id', '=', existing.id).executeTakeFirstOrThrow();
+    await accounts.upgradePasswordHash(existing.id, storedHash, await hashPassword(PASSWORD));
     const token = await login(this.app, user.username, PASSWORD);
     return { ...user, id: existing.id, password: PASSWORD, token, auth: { authorization: `Token ${token}` } };
   }
