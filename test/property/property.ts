@@ -1,0 +1,119 @@
+import type { TestContext } from 'node:test';
+import { replyProblems, snapshot, writeProblems } from './contract.js';
+import { resolve, send, transportOf, type Resolved } from './execute.js';
+import type { Fixture } from './fixture.js';
+import type { RequestPlan } from './plan.js';
+import type { RouteSpec } from './routes.js';
+import { viaHttp, type Outcome, type Reply } from './wire.js';
+
+/** One request: its reply, the database around it, and the server's health afterwards. */
+export async function problemsOf(fixture: Fixture, plan: RequestPlan, route: RouteSpec, crashes: CrashWatch): Promise<string[]> {
+  const problems: string[] = [];
+  const before = await snapshot(fixture.database);
+  const resolved = await resolve(fixture, plan, route);
+  const outcome = await Promise.race([send(plan, resolved), crashes.next()]);
+  if ('failure' in outcome) {
+    problems.push(outcome.failure);
+  } else {
+    const { reply } = outcome;
+    problems.push(
+      ...replyProblems(reply, {
+        method: resolved.wire.method,
+        headers: resolved.wire.headers.map(([name, value]) => [name.toLowerCase(), value]),
+        servesDocuments: route.servesDocuments === true,
+        knownUrl: plan.mutation === 'none' && !route.path.includes(':'),
+        callerId: resolved.session?.userId,
+        secrets: fixture.secrets(),
+      }),
+    );
+    const after = await snapshot(fixture.database);
+    const loggedInUserId = await signedInBy(fixture, reply);
+    problems.push(...writeProblems(before, after, { method: resolved.wire.method, status: reply.status, session: resolved.session, loggedInUserId }));
+  }
+  problems.push(...crashes.take());
+  try {
+    await fixture.repair();
+    problems.push(...(await stillAnswers(fixture, resolved)));
+  } catch (error) {
+    problems.push(`the server no longer serves a normal request: ${(error as Error).message}`);
+  }
+  problems.push(...crashes.take());
+  return problems.length === 0 ? [] : [...new Set(problems), summary(plan, resolved, outcome)];
+}
+
+/** The user a successful login signed in, from the token it returned. */
+async function signedInBy(fixture: Fixture, reply: Reply): Promise<number | undefined> {
+  if (reply.status !== 200) return undefined;
+  try {
+    const { token } = JSON.parse(reply.body.toString('utf8')) as { token?: unknown };
+    return typeof token === 'string' ? (await fixture.sessionOf(token))?.userId : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A normal request over a socket to the same server still gets its normal answer. */
+async function stillAnswers(fixture: Fixture, { server }: Resolved): Promise<string[]> {
+  const outcome = await viaHttp(server.port, {
+    method: 'GET',
+    target: '/api/tasks/',
+    headers: [['authorization', fixture.roles.alice.user.auth.authorization]],
+    body: Buffer.alloc(0),
+    framing: 'length',
+  });
+  if ('failure' in outcome) return [`afterwards, a normal request failed: ${outcome.failure}`];
+  const { status, body } = outcome.reply;
+  return status === 200 && Array.isArray(JSON.parse(body.toString('utf8'))) ? [] : [`afterwards, a normal request got ${status} ${body.toString('utf8').slice(0, 200)}`];
+}
+
+function summary(plan: RequestPlan, { wire }: Resolved, outcome: Outcome): string {
+  const request = `${wire.method} ${wire.target} via ${transportOf(plan)}${transportOf(plan) === 'raw' && plan.tweak !== 'none' ? ` (${plan.tweak})` : ''} to the ${plan.server} server\n` +
+    wire.headers.map(([name, value]) => `  ${name}: ${value.slice(0, 120)}`).join('\n') +
+    (wire.body.length > 0 ? `\n  body (${wire.body.length} bytes): ${JSON.stringify(wire.body.toString('latin1').slice(0, 300))}` : '');
+  if ('failure' in outcome) return `request: ${request}`;
+  const { status, headers, body } = outcome.reply;
+  const replyHeaders = Object.entries(headers).map(([name, value]) => `  ${name}: ${String(value)}`).join('\n');
+  return `request: ${request}\nreply: ${status}\n${replyHeaders}\n  body: ${JSON.stringify(body.toString('utf8').slice(0, 500))}`;
+}
+
+export interface CrashWatch {
+  /** Settles when the process meets an error nothing handled. */
+  next(): Promise<Outcome>;
+  /** The unhandled errors since the last call, as problems. */
+  take(): string[];
+}
+
+/**
+ * The app runs in this process, so an error nothing handles (one that would end the server)
+ * would end the test run instead. While the property runs, such errors are recorded and become
+ * a failed run with its shrunk request, rather than the end of the test run.
+ */
+export function watchCrashes(t: TestContext): CrashWatch {
+  const events = ['uncaughtException', 'unhandledRejection'] as const;
+  const saved = events.map((event) => [event, process.rawListeners(event)] as const);
+  let errors: string[] = [];
+  let wake: ((outcome: Outcome) => void) | undefined;
+  const record = (error: unknown) => {
+    const message = `an unhandled error would have ended the server: ${(error as Error)?.stack ?? String(error)}`;
+    errors.push(message);
+    wake?.({ failure: message });
+  };
+  for (const event of events) {
+    process.removeAllListeners(event);
+    process.on(event, record);
+  }
+  t.after(() => {
+    for (const [event, listeners] of saved) {
+      process.removeAllListeners(event);
+      for (const listener of listeners) process.on(event, listener as (...args: unknown[]) => void);
+    }
+  });
+  return {
+    next: () => new Promise((resolve) => (wake = resolve)),
+    take: () => {
+      const taken = errors;
+      errors = [];
+      return taken;
+    },
+  };
+}

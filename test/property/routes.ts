@@ -1,0 +1,146 @@
+/**
+ * Every route of the API, as the hostile-request property sees it: one entry per URL, saying
+ * which methods it handles, whether it needs a session, what its id names, which body fields
+ * and query parameters it reads and what kind of value each takes. A new route is one entry
+ * here; a documented route that has none is still fuzzed, with generic values (see
+ * `routesOf`), so nothing the OpenAPI document lists escapes the property.
+ */
+
+/** The kinds of value a field or query parameter takes; each has its own hostile generator. */
+export type ValueKind =
+  | 'username'
+  | 'password'
+  | 'email'
+  | 'title'
+  | 'description'
+  | 'date'
+  | 'boolean'
+  | 'timestamp'
+  | 'integer'
+  | 'ordering'
+  | 'search'
+  | 'cursor'
+  | 'text';
+
+/** What a `:id` in the path stands for: ids of this kind are generated for every user. */
+export type IdKind = 'task' | 'session';
+
+export interface RouteSpec {
+  path: string;
+  /** Methods with a handler; every other method must be answered 405 (or 401 first). */
+  methods: string[];
+  /** Whether a session token is required (401 comes before everything else but routing). */
+  authenticated: boolean;
+  id?: IdKind;
+  body?: Record<string, ValueKind>;
+  query?: Record<string, ValueKind>;
+  /** Routes that serve something other than JSON when they succeed (the docs page). */
+  servesDocuments?: boolean;
+}
+
+const TASK_FIELDS: Record<string, ValueKind> = {
+  title: 'title',
+  description: 'description',
+  due_date: 'date',
+  completed: 'boolean',
+  // Read-only fields, which must be ignored.
+  id: 'integer',
+  owner: 'integer',
+  created_at: 'timestamp',
+  updated_at: 'timestamp',
+};
+
+const TASK_LIST_QUERY: Record<string, ValueKind> = {
+  completed: 'boolean',
+  due_before: 'date',
+  due_after: 'date',
+  overdue: 'boolean',
+  has_due_date: 'boolean',
+  search: 'search',
+  updated_since: 'timestamp',
+  ordering: 'ordering',
+  page: 'integer',
+  page_size: 'integer',
+  limit: 'integer',
+  offset: 'integer',
+  cursor: 'cursor',
+};
+
+export const ROUTES: RouteSpec[] = [
+  { path: '/', methods: ['GET'], authenticated: false },
+  { path: '/api/docs/', methods: ['GET'], authenticated: false, servesDocuments: true },
+  { path: '/api/docs/json', methods: ['GET'], authenticated: false, servesDocuments: true },
+  { path: '/api/docs/yaml', methods: ['GET'], authenticated: false, servesDocuments: true },
+  { path: '/api/docs/static/index.html', methods: ['GET'], authenticated: false, servesDocuments: true },
+  { path: '/api/docs/static/swagger-initializer.js', methods: ['GET'], authenticated: false, servesDocuments: true },
+  {
+    path: '/api/register/',
+    methods: ['POST'],
+    authenticated: false,
+    body: { username: 'username', password: 'password', email: 'email', password_2: 'password', is_staff: 'boolean' },
+  },
+  { path: '/api/login/', methods: ['POST'], authenticated: false, body: { username: 'username', password: 'password' } },
+  { path: '/api/logout/', methods: ['POST'], authenticated: true },
+  { path: '/api/logout/all/', methods: ['POST'], authenticated: true },
+  {
+    path: '/api/user/',
+    methods: ['GET', 'PATCH', 'DELETE'],
+    authenticated: true,
+    body: { email: 'email', current_password: 'password', username: 'username', id: 'integer' },
+  },
+  {
+    path: '/api/user/password/',
+    methods: ['POST'],
+    authenticated: true,
+    body: { current_password: 'password', new_password: 'password' },
+  },
+  { path: '/api/sessions/', methods: ['GET'], authenticated: true },
+  { path: '/api/sessions/:id/', methods: ['DELETE'], authenticated: true, id: 'session' },
+  { path: '/api/tasks/', methods: ['GET', 'POST'], authenticated: true, body: TASK_FIELDS, query: TASK_LIST_QUERY },
+  { path: '/api/tasks/deleted/', methods: ['GET'], authenticated: true, query: { since: 'timestamp' } },
+  { path: '/api/tasks/:id/', methods: ['GET', 'PUT', 'PATCH', 'DELETE'], authenticated: true, id: 'task', body: TASK_FIELDS },
+];
+
+interface OpenApiDocument {
+  paths?: Record<string, Record<string, OpenApiOperation>>;
+}
+
+interface OpenApiOperation {
+  security?: unknown[];
+  parameters?: { name: string; in: string }[];
+  requestBody?: { content?: Record<string, { schema?: { properties?: Record<string, unknown> } }> };
+}
+
+/**
+ * The route table, completed from the API's own OpenAPI document: a documented route without
+ * an entry above gets a generic one (its methods, body properties and query parameters, with
+ * values of any kind), and is reported in `unlisted` so that someone adds its entry.
+ */
+export function routesOf(document: OpenApiDocument): { routes: RouteSpec[]; unlisted: string[] } {
+  const routes = [...ROUTES];
+  const unlisted: string[] = [];
+  for (const [openApiPath, operations] of Object.entries(document.paths ?? {})) {
+    const path = openApiPath.replace(/\{(\w+)\}/g, ':$1');
+    if (ROUTES.some((route) => route.path === path)) continue;
+    unlisted.push(path);
+    const methods = Object.keys(operations).map((method) => method.toUpperCase()).filter((method) => method !== 'HEAD');
+    const operationList = Object.values(operations);
+    const body: Record<string, ValueKind> = {};
+    const query: Record<string, ValueKind> = {};
+    for (const operation of operationList) {
+      for (const content of Object.values(operation.requestBody?.content ?? {})) {
+        for (const name of Object.keys(content.schema?.properties ?? {})) body[name] = 'text';
+      }
+      for (const parameter of operation.parameters ?? []) if (parameter.in === 'query') query[parameter.name] = 'text';
+    }
+    routes.push({
+      path,
+      methods,
+      authenticated: operationList.some((operation) => (operation.security ?? []).length > 0),
+      ...(path.includes(':') ? { id: 'task' as const } : {}),
+      body,
+      query,
+    });
+  }
+  return { routes, unlisted };
+}
