@@ -46,11 +46,23 @@ export async function openTestDatabase(t: TestContext, { migrate = true } = {}):
   const database = createDatabase(TEST_DATABASE_URL, { schema, poolSize: 4 });
   t.after(async () => {
     await database.close();
-    await admin.query(`drop schema ${schema} cascade`);
+    await oneSchemaChangeAtATime(() => admin.query(`drop schema ${schema} cascade`));
     await admin.end();
   });
-  if (migrate) await migrateToLatest(database.db);
+  if (migrate) await oneSchemaChangeAtATime(() => migrateToLatest(database.db));
   return database;
+}
+
+let schemaChanges: Promise<unknown> = Promise.resolve();
+
+/**
+ * Kysely's migrator reads the tables of every schema of the database, and fails when one is
+ * dropped meanwhile: tests running side by side migrate and drop their schemas in turn.
+ */
+function oneSchemaChangeAtATime<T>(change: () => Promise<T>): Promise<T> {
+  const result = schemaChanges.then(change);
+  schemaChanges = result.catch(() => undefined);
+  return result;
 }
 
 /** A SQLite database on a file in a fresh temporary folder; closed and removed when the test ends. */

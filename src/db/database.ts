@@ -201,6 +201,9 @@ function openPostgres(url: string, options: DatabaseOptions): Database {
     // UTC makes PostgreSQL print timestamps with a +00 offset, which isoTimestamp relies on.
     options: `-c TimeZone=UTC${searchPath}`,
   });
+  // An idle connection the server closes (a restart, a failover) is dropped from the pool by pg
+  // itself; without a listener its 'error' event would end the process.
+  pool.on('error', () => {});
   const named = new Map<string, string>();
   const db = new Kysely<Tables>({ dialect: new PostgresDialect({ pool: namingPool(pool, named) }) });
   return {

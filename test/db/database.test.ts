@@ -7,7 +7,8 @@ import { isoTimestamp, withoutValuePlanning, type Database } from '../../src/db/
 import { migrateToLatest } from '../../src/db/migrate.js';
 import { sortKeys } from '../../src/tasks/ordering.js';
 import { createTasksRepository } from '../../src/tasks/repository.js';
-import { dialectName, openTestDatabase, TIMESTAMP } from '../helpers.js';
+import pg from 'pg';
+import { dialectName, openTestDatabase, TEST_DATABASE_URL, TIMESTAMP } from '../helpers.js';
 
 const ALL_MIGRATIONS = ['001_initial', '002_task_queries', '004_session_epoch_and_folded_text'];
 
@@ -263,5 +264,21 @@ describe(`[${dialectName}] migrations`, () => {
     assert.deepEqual(await migrateToLatest(database.db), []);
     const row = await database.db.selectFrom('users').select('id').where('id', '=', id).executeTakeFirst();
     assert.deepEqual(row, { id });
+  });
+});
+
+describe(`[${dialectName}] lost connections`, { skip: dialectName !== 'postgres' }, () => {
+  test('when the database ends an idle pooled connection, then the process goes on and the next query gets a new one', async (t) => {
+    const database = await openTestDatabase(t);
+    const backend = await sql<{ pid: number }>`select pg_backend_pid() as pid`.execute(database.db);
+    const pid = backend.rows[0]!.pid;
+    // Ended from another session, as a restart or an administrator would.
+    const admin = new pg.Client({ connectionString: TEST_DATABASE_URL });
+    await admin.connect();
+    t.after(() => admin.end());
+    await admin.query('select pg_terminate_backend($1)', [pid]);
+    await new Promise((done) => setTimeout(done, 200));
+    const after = await sql<{ one: number }>`select 1 as one`.execute(database.db);
+    assert.equal(after.rows[0]!.one, 1);
   });
 });
