@@ -11,7 +11,7 @@ import type { Database } from './db/database.js';
 import { registerBodyParsers } from './http/body.js';
 import { clientErrorHandler, registerErrorHandler } from './http/errors.js';
 import { frontDoor } from './http/front-door.js';
-import { routeEveryRequest } from './http/methods.js';
+import { completeResource, routeEveryRequest } from './http/methods.js';
 import { rootRoutes } from './http/root.js';
 import { createSyncRepository } from './sync/repository.js';
 import { syncRoutes } from './sync/routes.js';
@@ -72,6 +72,10 @@ export async function buildApp({ config, database, redis, throttleNamespace }: A
       },
     });
     await app.register(swaggerUi, { routePrefix: '/api/docs', staticCSP: true });
+    // The docs page and its assets are read-only, like every other known URL: 405, not 404.
+    for (const url of ['/api/docs', '/api/docs/*']) {
+      completeResource(app, { url, name: 'API documentation', description: 'The OpenAPI document and its interactive page.', methods: ['GET'] });
+    }
   }
 
   const accounts = createAccountsRepository(database);

@@ -106,7 +106,8 @@ const CLIENT_ERRORS: Record<string, [number, string]> = {
   ERR_HTTP_REQUEST_TIMEOUT: [408, 'Request timeout.'],
 };
 
-const RAW_SECURITY_HEADERS = Object.entries(SECURITY_HEADERS)
+// Every reply varies by Origin (CORS); these are written before any header could be read.
+const RAW_SECURITY_HEADERS = Object.entries({ ...SECURITY_HEADERS, vary: 'Origin' })
   .map(([name, value]) => `${name}: ${value}\r\n`)
   .join('');
 

@@ -5,6 +5,7 @@ import { migrateToLatest } from '../../src/db/migrate.js';
 import { isSqlite } from '../../src/db/migrations/column-types.js';
 import * as initial from '../../src/db/migrations/001_initial.js';
 import * as taskQueries from '../../src/db/migrations/002_task_queries.js';
+import * as sync from '../../src/db/migrations/003_sync.js';
 import { sortKeys } from '../../src/tasks/ordering.js';
 import { createTasksRepository } from '../../src/tasks/repository.js';
 import { foldForSearch } from '../../src/tasks/search-text.js';
@@ -18,7 +19,7 @@ describe(`[${dialectName}] migration 004 on a database with tasks`, () => {
     const schema = isSqlite(db as never) ? undefined : (await sql<{ schema: string }>`select current_schema() as schema`.execute(db)).rows[0]!.schema;
     const before = new Migrator({
       db,
-      provider: { getMigrations: async () => ({ '001_initial': initial, '002_task_queries': taskQueries }) },
+      provider: { getMigrations: async () => ({ '001_initial': initial, '002_task_queries': taskQueries, '003_sync': sync }) },
       migrationTableSchema: schema,
     });
     assert.equal((await before.migrateToLatest()).error, undefined);
