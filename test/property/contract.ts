@@ -136,7 +136,9 @@ function onAllowedHost(reference: string): boolean {
   } catch {
     return false;
   }
-  return ['http:', 'https:'].includes(url.protocol) && url.username === '' && url.password === '' && ALLOWED_HOSTNAMES.includes(url.hostname);
+  // `localhost.` is `localhost` written as a fully qualified name.
+  const hostname = url.hostname.replace(/\.$/, '');
+  return ['http:', 'https:'].includes(url.protocol) && url.username === '' && url.password === '' && ALLOWED_HOSTNAMES.includes(hostname);
 }
 
 type Table = 'users' | 'tasks' | 'auth_tokens' | 'deleted_tasks';
