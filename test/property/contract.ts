@@ -24,6 +24,11 @@ export interface ReplyContext {
   servesDocuments: boolean;
   /** The path is exactly one of the API's URLs (no id in it) and the method one it has no handler for: 405, not 404. */
   unhandledMethodOnKnownUrl: boolean;
+  /**
+   * The request could be parsed as HTTP (no wire-level damage, headers within the limit): only
+   * then can the server know its Origin and echo it.
+   */
+  parsed: boolean;
   /** The user the request was authenticated as, if any. */
   callerId?: number;
   secrets: { userId: number; secret: string }[];
@@ -103,6 +108,7 @@ function errorShapeProblems(status: number, body: unknown): string[] {
 function corsProblems(reply: Reply, context: ReplyContext): string[] {
   const origins = context.headers.filter(([name]) => name === 'origin').map(([, value]) => value);
   const allowOrigin = header(reply, 'access-control-allow-origin');
+  if (!context.parsed) return [];
   if (origins.length !== 1) return allowOrigin === undefined ? [] : [`Access-Control-Allow-Origin ${allowOrigin} for ${origins.length} origins`];
   const [origin] = origins as [string];
   if (!ALLOWED_ORIGINS.includes(origin)) return allowOrigin === undefined ? [] : [`Access-Control-Allow-Origin ${allowOrigin} for disallowed origin ${origin}`];

@@ -22,6 +22,7 @@ export async function problemsOf(fixture: Fixture, plan: RequestPlan, route: Rou
         headers: resolved.wire.headers.map(([name, value]) => [name.toLowerCase(), value]),
         servesDocuments: route.servesDocuments === true,
         unhandledMethodOnKnownUrl: plan.mutation === 'none' && !route.path.includes(':') && !handles(route, resolved.wire.method),
+        parsed: !(transportOf(plan) === 'raw' && plan.tweak !== 'none') && reply.status !== 431,
         callerId: resolved.session?.userId,
         secrets: fixture.secrets(),
       }),
