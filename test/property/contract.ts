@@ -22,8 +22,13 @@ export interface ReplyContext {
   headers: [string, string][];
   /** The route serves documents (HTML, scripts) when it succeeds. */
   servesDocuments: boolean;
-  /** The path is exactly one of the API's URLs (no id in it): whatever the method, it is not 404. */
-  knownUrl: boolean;
+  /** The path is exactly one of the API's URLs (no id in it) and the method one it has no handler for: 405, not 404. */
+  unhandledMethodOnKnownUrl: boolean;
+  /**
+   * The request could be parsed as HTTP (no wire-level damage, headers within the limit): only
+   * then can the server know its Origin and echo it.
+   */
+  parsed: boolean;
   /** The user the request was authenticated as, if any. */
   callerId?: number;
   secrets: { userId: number; secret: string }[];
@@ -66,7 +71,7 @@ export function replyProblems(reply: Reply, context: ReplyContext): string[] {
   }
   if (!/(^|,)\s*origin\s*(,|$)/i.test(header(reply, 'vary') ?? '')) problems.push('no Vary: Origin');
   problems.push(...corsProblems(reply, context));
-  if (status === 404 && context.knownUrl) problems.push(`404 for ${method} on a URL that exists (405 with Allow, or 401 first)`);
+  if (status === 404 && context.unhandledMethodOnKnownUrl) problems.push(`404 for ${method} on a URL that exists (405 with Allow, or 401 first)`);
   if (status === 401 && header(reply, 'www-authenticate') !== 'Token') problems.push('a 401 without WWW-Authenticate: Token');
   if (status === 405 && !header(reply, 'allow')) problems.push('a 405 without Allow');
   if (status === 429 && !/^\d+$/.test(header(reply, 'retry-after') ?? '')) problems.push('a 429 without Retry-After');
@@ -103,6 +108,7 @@ function errorShapeProblems(status: number, body: unknown): string[] {
 function corsProblems(reply: Reply, context: ReplyContext): string[] {
   const origins = context.headers.filter(([name]) => name === 'origin').map(([, value]) => value);
   const allowOrigin = header(reply, 'access-control-allow-origin');
+  if (!context.parsed) return [];
   if (origins.length !== 1) return allowOrigin === undefined ? [] : [`Access-Control-Allow-Origin ${allowOrigin} for ${origins.length} origins`];
   const [origin] = origins as [string];
   if (!ALLOWED_ORIGINS.includes(origin)) return allowOrigin === undefined ? [] : [`Access-Control-Allow-Origin ${allowOrigin} for disallowed origin ${origin}`];
@@ -136,7 +142,9 @@ function onAllowedHost(reference: string): boolean {
   } catch {
     return false;
   }
-  return ['http:', 'https:'].includes(url.protocol) && url.username === '' && url.password === '' && ALLOWED_HOSTNAMES.includes(url.hostname);
+  // `localhost.` is `localhost` written as a fully qualified name.
+  const hostname = url.hostname.replace(/\.$/, '');
+  return ['http:', 'https:'].includes(url.protocol) && url.username === '' && url.password === '' && ALLOWED_HOSTNAMES.includes(hostname);
 }
 
 type Table = 'users' | 'tasks' | 'auth_tokens' | 'deleted_tasks';

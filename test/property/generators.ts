@@ -170,6 +170,15 @@ function kindValue(kind: ValueKind, knowledge: Knowledge): Arbitrary<Value> {
           })
           .map((payload) => text(Buffer.from(JSON.stringify(payload)).toString('base64url'))),
       );
+    case 'syncToken':
+      // Tokens as the server writes them (`s1.<user>.<from>[.<watermark>.<change>.<id>]`): the
+      // small user ids of a fresh database are everyone's, so other users' tokens come up too.
+      return fc.oneof(
+        strings('', 'x', 's1', 'czEuMS4w=', '%%%', 'a'.repeat(201)),
+        fc
+          .tuple(fc.integer({ min: 0, max: 12 }), fc.constantFrom('0', '1', '5', '9999999999999999', '-1', '1.5', '01'), fc.option(fc.constantFrom('0.0.0', '1.1.1', '5.0.9', '0.9.0', '9999999999999999.1.1'), { nil: undefined }))
+          .map(([user, from, round]) => text(Buffer.from(['s1', user, from, ...(round ? [round] : [])].join('.'), 'latin1').toString('base64url'))),
+      );
     case 'text':
       return fc.string({ unit: 'grapheme', maxLength: 30 }).map(text);
   }

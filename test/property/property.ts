@@ -21,7 +21,8 @@ export async function problemsOf(fixture: Fixture, plan: RequestPlan, route: Rou
         method: resolved.wire.method,
         headers: resolved.wire.headers.map(([name, value]) => [name.toLowerCase(), value]),
         servesDocuments: route.servesDocuments === true,
-        knownUrl: plan.mutation === 'none' && !route.path.includes(':'),
+        unhandledMethodOnKnownUrl: plan.mutation === 'none' && !route.path.includes(':') && !handles(route, resolved.wire.method),
+        parsed: !(transportOf(plan) === 'raw' && plan.tweak !== 'none') && reply.status !== 431,
         callerId: resolved.session?.userId,
         secrets: fixture.secrets(),
       }),
@@ -39,6 +40,15 @@ export async function problemsOf(fixture: Fixture, plan: RequestPlan, route: Rou
   }
   problems.push(...crashes.take());
   return problems.length === 0 ? [] : [...new Set(problems), summary(plan, resolved, outcome)];
+}
+
+/**
+ * Whether the route has a handler of its own for the method (HEAD goes with GET), whose 404s
+ * mean "no such object" (DRF's "Invalid page.", say); OPTIONS and the rest must never be 404.
+ */
+function handles(route: RouteSpec, method: string): boolean {
+  const methods = [...route.methods, ...(route.methods.includes('GET') ? ['HEAD'] : [])];
+  return methods.includes(method.toUpperCase());
 }
 
 /** The user a successful login signed in, from the token it returned. */

@@ -20,6 +20,7 @@ export type ValueKind =
   | 'ordering'
   | 'search'
   | 'cursor'
+  | 'syncToken'
   | 'text';
 
 /** What a `:id` in the path stands for: ids of this kind are generated for every user. */
@@ -98,6 +99,7 @@ export const ROUTES: RouteSpec[] = [
   { path: '/api/sessions/:id/', methods: ['DELETE'], authenticated: true, id: 'session' },
   { path: '/api/tasks/', methods: ['GET', 'POST'], authenticated: true, body: TASK_FIELDS, query: TASK_LIST_QUERY },
   { path: '/api/tasks/deleted/', methods: ['GET'], authenticated: true, query: { since: 'timestamp' } },
+  { path: '/api/tasks/sync/', methods: ['GET'], authenticated: true, query: { token: 'syncToken' } },
   { path: '/api/tasks/:id/', methods: ['GET', 'PUT', 'PATCH', 'DELETE'], authenticated: true, id: 'task', body: TASK_FIELDS },
 ];
 
