@@ -106,6 +106,8 @@ function serverTimeouts(config: Config) {
     connectionTimeout: config.connectionTimeoutSeconds * 1000,
     // Node checks the request and header deadlines every 30 s by default, which would let a
     // slow client hold a connection up to 30 s past them.
-    http: { requestTimeout, headersTimeout, connectionsCheckingInterval: 1000 },
+    // Node would refuse an HTTP/1.1 request without Host itself, with a bare 400; the front
+    // door's host check refuses it in the contract's shape instead.
+    http: { requestTimeout, headersTimeout, connectionsCheckingInterval: 1000, requireHostHeader: false },
   };
 }

@@ -1,4 +1,4 @@
-import { STATUS_CODES } from 'node:http';
+import { STATUS_CODES, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyInstance, FastifyRequest } from 'fastify';
 import { SECURITY_HEADERS } from './security-headers.js';
@@ -92,8 +92,15 @@ export function frameworkErrorReply(error: FastifyError, request?: FastifyReques
  */
 export function clientErrorHandler(error: NodeJS.ErrnoException, socket: Duplex): void {
   if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const inFlight = (socket as Duplex & { _httpMessage?: ServerResponse })._httpMessage;
+  if (inFlight?.req.complete && !inFlight.writableFinished) {
+    // Bytes after a complete request on this connection: that request is being answered, and
+    // its client must get its own reply, not this error's; the connection closes after it.
+    inFlight.once('finish', () => socket.end());
+    inFlight.once('close', () => inFlight.writableFinished || socket.destroy());
+    return;
+  }
   // As Node does: never write into a reply already under way on this connection.
-  const inFlight = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
   if (socket.writable && !inFlight?.headersSent) {
     const [status, message] = CLIENT_ERRORS[error.code ?? ''] ?? [400, 'Malformed HTTP request.'];
     socket.write(rawReply(status, { detail: message }));

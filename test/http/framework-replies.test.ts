@@ -128,6 +128,31 @@ describe(`[${dialectName}] replies Node would write itself, over a real socket`,
     assertSecurityHeaders(reply.headerMap, 'expect');
   });
 
+  test('when an HTTP/1.1 request has no Host header, then the host check refuses it in the contract\'s shape', async () => {
+    const reply = await only('GET /api/tasks/ HTTP/1.1\r\nConnection: close\r\n\r\n');
+    assert.equal(reply.status, 'HTTP/1.1 400 Bad Request');
+    assert.equal(reply.body, '{"detail":"Invalid host header."}');
+    assert.equal(reply.headerMap.vary, 'Origin');
+    assertSecurityHeaders(reply.headerMap, 'no host');
+  });
+
+  test('when garbage follows a complete request on its connection, then that request gets its own reply, not the garbage\'s 400', async () => {
+    const user = await createUser(testApp().app);
+    const body = JSON.stringify({ title: 'Before the garbage' });
+    const exchanged = replies(
+      await exchange(
+        port,
+        `POST /api/tasks/ HTTP/1.1\r\nHost: localhost\r\nAuthorization: ${user.auth.authorization}\r\n` +
+          `Content-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}GARBAGE \x00\r\n\r\n`,
+      ),
+    );
+    assert.equal(exchanged.length, 1, JSON.stringify(exchanged));
+    assert.equal(exchanged[0]!.status, 'HTTP/1.1 201 Created');
+    assert.equal(JSON.parse(exchanged[0]!.body).title, 'Before the garbage');
+    const stored = (await storedTasks(testApp().database)).filter((task) => task.title === 'Before the garbage');
+    assert.equal(stored.length, 1);
+  });
+
   test('when all of these have been sent, then the server still answers', async () => {
     const response = await fetch(`http://127.0.0.1:${port}/`);
     assert.equal(response.status, 200);
