@@ -174,8 +174,10 @@ export function createTasksRepository({ db, dialect, prepare }: Database) {
     async remove(ownerId: number, id: number, now: string, expectedVersion?: string): Promise<boolean> {
       return db.transaction().execute(async (trx) => {
         // The owner's row first, as an account deletion takes it before the tasks: locking in
-        // the other order could deadlock with it on PostgreSQL.
-        if ((await ownerRow(trx, dialect, ownerId).select('id').executeTakeFirst()) === undefined) return false;
+        // the other order could deadlock with it on PostgreSQL. SQLite has one writer at a time,
+        // and a transaction there must write first: one that reads first is refused the write
+        // lock at once, instead of waiting, when another process wrote meanwhile.
+        if (dialect === 'postgres' && (await ownerRow(trx, dialect, ownerId).select('id').executeTakeFirst()) === undefined) return false;
         const deleted = await trx
           .deleteFrom('tasks')
           .where('owner_id', '=', ownerId)
