@@ -289,7 +289,7 @@ describe(`[${dialectName}] requests racing an account deletion`, () => {
     });
   }
 
-  test('when the account is deleted while a login checks its password, then the login is refused with 400, not a server error', async (t) => {
+  test('when the account is deleted while a login checks its password, then the login is refused with 400 (or was done before), never a server error, and no session is left', async (t) => {
     const { app, database } = await buildTestApp(t);
     for (let round = 0; round < ROUNDS; round++) {
       const user = await createUser(app);
@@ -297,7 +297,9 @@ describe(`[${dialectName}] requests racing an account deletion`, () => {
       const logins = Promise.all(Array.from({ length: 4 }, () => postLogin(app, user.username, PASSWORD)));
       await sleep(150);
       await deleteAccount(database, user.id);
+      // A login that finished before the deletion succeeded; its session went with the account.
       for (const reply of await logins) {
+        if (reply.statusCode === 200) continue;
         assert.deepEqual([reply.statusCode, reply.json()], [400, { non_field_errors: ['Unable to log in with provided credentials.'] }]);
       }
       assert.deepEqual(await userRows(database, user.id), { user: false, tasks: 0, tombstones: 0, sessions: 0 });
