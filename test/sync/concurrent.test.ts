@@ -123,7 +123,7 @@ describe(`[${dialectName}] syncing during concurrent writes`, () => {
     assert.deepEqual({ missing, extra }, { missing: [], extra: [] });
     assert.deepEqual(client.list(), stored);
     // The writes really overlapped the sync: many replies, some of them in multi-page rounds.
-    assert.ok(client.replies >= 10, `${client.replies} replies`);
+    assert.ok(client.replies >= 6, `${client.replies} replies`);
     assert.ok(client.continued >= 1, `${client.continued} replies with more`);
     assert.ok(stored.length > 0);
   });

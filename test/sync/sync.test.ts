@@ -380,6 +380,9 @@ describe(`[${dialectName}] sync and the retention of deletions`, () => {
     await seedTasks(database, alice.id, 150);
     const gone = await createTask(app, alice);
     await inject(app, alice, 'DELETE', `/api/tasks/${gone.id}/`);
+    // On PostgreSQL another session's transaction may hold watermarks below the deletion for a
+    // while, and a token below a forgotten deletion is refused; another device waits that out.
+    await new SyncClient(app, alice).settle();
     const client = new SyncClient(app, alice);
     assert.equal((await client.step()).more, true);
     await forgetDeletions(testApp, [gone.id]);
