@@ -35,8 +35,7 @@ export type AccountsRepository = ReturnType<typeof createAccountsRepository>;
 
 export function createAccountsRepository({ db, dialect, prepare }: Database) {
   // Runs on every authenticated request: compiled once, cached by the database.
-  // Parameters: token digest, current time.
-  const sessionByDigest = prepare(
+  const sessionByDigest = prepare((p: { digest: string; now: string }) =>
     db
       .selectFrom('auth_tokens as t')
       .innerJoin('users as u', 'u.id', 't.user_id')
@@ -47,13 +46,13 @@ export function createAccountsRepository({ db, dialect, prepare }: Database) {
         't.last_used_at as lastUsedAt',
         't.expires_at as expiresAt',
       ])
-      .where('t.digest', '=', '')
-      .where('t.expires_at', '>', ''),
+      .where('t.digest', '=', p.digest)
+      .where('t.expires_at', '>', p.now),
   );
 
   return {
     async findSession(digest: string, now: string): Promise<AuthenticatedSession | undefined> {
-      const row = (await sessionByDigest(digest, now))[0];
+      const row = (await sessionByDigest({ digest, now }))[0];
       return row && { ...row, isActive: Boolean(row.isActive) };
     },
 

@@ -21,12 +21,14 @@ export interface Database {
   db: Db;
   dialect: Dialect;
   /**
-   * Compiles a query once and returns a runner that executes it with new parameters, in the
-   * order they appear in the query. Used for the statements every request runs, so that
-   * neither the query builder nor the database re-plans them per request. Only for reads:
-   * on SQLite they run in a shared read snapshot (see readSnapshots).
+   * Compiles a query once and returns a runner that executes it with new values for its named
+   * parameters. `build` receives the parameters as stand-ins of their declared types and
+   * places them in the query (see Parameter); the runner takes the same names, so two values
+   * of one type cannot be swapped by reordering the query. Used for the statements every
+   * request runs, so that neither the query builder nor the database re-plans them per
+   * request. Only for reads: on SQLite they run in a shared read snapshot (see readSnapshots).
    */
-  prepare<R>(query: Compilable<R>): (...parameters: unknown[]) => Promise<R[]>;
+  prepare<P extends object, R>(build: (parameters: P) => Compilable<R>): (values: P) => Promise<R[]>;
   close(): Promise<void>;
 }
 
@@ -50,14 +52,16 @@ function openSqlite(path: string): Database {
   return {
     db,
     dialect: 'sqlite',
-    prepare<R>(query: Compilable<R>) {
+    prepare<P extends object, R>(build: (parameters: P) => Compilable<R>) {
       // Hot reads run their statement directly: better-sqlite3 is synchronous, so Kysely's
       // connection queue would only add latency.
       const connection = snapshots?.connection ?? sqlite;
-      const statement = connection.prepare(withoutValuePlanning(query.compile().sql));
+      const compiled = build(namedParameters<P>()).compile();
+      const statement = connection.prepare(withoutValuePlanning(compiled.sql));
       if (!statement.readonly) throw new Error(`prepare() is for reads only: ${statement.source}`);
-      if (snapshots === undefined) return async (...parameters: unknown[]) => statement.all(bindable(parameters)) as R[];
-      return async (...parameters: unknown[]) => snapshots.all(statement, bindable(parameters)) as R[];
+      const bind = binder<P>(compiled.parameters);
+      if (snapshots === undefined) return async (values: P) => statement.all(bindable(bind(values))) as R[];
+      return async (values: P) => snapshots.all(statement, bindable(bind(values))) as R[];
     },
     async close() {
       await db.destroy();
@@ -83,6 +87,34 @@ function connectSqlite(path: string, cacheKib?: number): SQLite.Database {
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
   return sqlite;
+}
+
+/**
+ * A named parameter of a prepared statement. Built into a query in place of a value, it is
+ * compiled as a placeholder like any value; binder() then maps each placeholder to its name.
+ */
+class Parameter {
+  constructor(readonly name: string) {}
+}
+
+/** Stand-ins for the parameters `P` names, typed as their values so the query builder takes them. */
+function namedParameters<P extends object>(): P {
+  return new Proxy({}, { get: (_target, name) => new Parameter(String(name)) }) as P;
+}
+
+/**
+ * The positional values of a compiled statement, from named values: each placeholder built from
+ * a Parameter takes the value of its name (a name may be used several times); any other keeps
+ * the constant it was compiled with. A missing value is a programming error, refused at once.
+ */
+function binder<P extends object>(compiled: ReadonlyArray<unknown>): (values: P) => unknown[] {
+  return (values) =>
+    compiled.map((item) => {
+      if (!(item instanceof Parameter)) return item;
+      const value = (values as Record<string, unknown>)[item.name];
+      if (value === undefined) throw new Error(`prepared statement: no value for parameter ${item.name}`);
+      return value;
+    });
 }
 
 /** SQLite cannot bind booleans, so they are passed as 1/0. */
@@ -209,10 +241,11 @@ function openPostgres(url: string, options: DatabaseOptions): Database {
   return {
     db,
     dialect: 'postgres',
-    prepare(query) {
-      const compiled = query.compile();
+    prepare<P extends object, R>(build: (parameters: P) => Compilable<R>) {
+      const compiled = build(namedParameters<P>()).compile();
       if (!named.has(compiled.sql)) named.set(compiled.sql, `hot_${named.size + 1}`);
-      return (...parameters) => run(db, compiled, parameters);
+      const bind = binder<P>(compiled.parameters);
+      return async (values: P) => run(db, compiled, bind(values));
     },
     close: () => db.destroy(),
   };

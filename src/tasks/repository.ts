@@ -46,10 +46,13 @@ export function toTask(row: TaskRow): Task {
 }
 
 export function createTasksRepository({ db, dialect, prepare }: Database) {
-  // The two statements behind most requests, compiled once. Parameters: owner id, then task id
-  // or the most tasks to read.
-  const byId = prepare(db.selectFrom('tasks').select(COLUMNS).where('owner_id', '=', 0).where('id', '=', 0));
-  const firstTasks = prepare(db.selectFrom('tasks').select(COLUMNS).where('owner_id', '=', 0).orderBy('id').limit(0));
+  // The two statements behind most requests, compiled once.
+  const byId = prepare((p: { ownerId: number; id: number }) =>
+    db.selectFrom('tasks').select(COLUMNS).where('owner_id', '=', p.ownerId).where('id', '=', p.id),
+  );
+  const firstTasks = prepare((p: { ownerId: number; limit: number }) =>
+    db.selectFrom('tasks').select(COLUMNS).where('owner_id', '=', p.ownerId).orderBy('id').limit(p.limit),
+  );
 
   /** The owner's tasks that pass the filters, in the order of `keys`, within the window. */
   function windowed<O>(query: TaskQueryBuilder<O>, filters: TaskFilters, keys: SortKey[], window: TaskWindow) {
@@ -63,13 +66,13 @@ export function createTasksRepository({ db, dialect, prepare }: Database) {
 
   return {
     async find(ownerId: number, id: number): Promise<Task | undefined> {
-      const row = (await byId(ownerId, id))[0];
+      const row = (await byId({ ownerId, id }))[0];
       return row && toTask(row);
     },
 
     /** The owner's first tasks by id, at most `limit` of them. */
     async list(ownerId: number, limit: number): Promise<Task[]> {
-      return (await firstTasks(ownerId, limit)).map(toTask);
+      return (await firstTasks({ ownerId, limit })).map(toTask);
     },
 
     /**

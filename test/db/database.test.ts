@@ -185,20 +185,39 @@ describe(`[${dialectName}] prepared statements`, () => {
     await tasks.create(alice, { title: 'a2' }, now());
     await tasks.create(bob, { title: 'b1', completed: true }, now());
 
-    const byOwnerAndState = database.prepare(
-      database.db.selectFrom('tasks').select('title').where('owner_id', '=', 0).where('completed', '=', false).orderBy('id'),
+    const byOwnerAndState = database.prepare((p: { ownerId: number; completed: boolean }) =>
+      database.db.selectFrom('tasks').select('title').where('owner_id', '=', p.ownerId).where('completed', '=', p.completed).orderBy('id'),
     );
-    assert.deepEqual(await byOwnerAndState(alice, true), [{ title: 'a1' }]);
-    assert.deepEqual(await byOwnerAndState(alice, false), [{ title: 'a2' }]);
-    assert.deepEqual(await byOwnerAndState(bob, true), [{ title: 'b1' }]);
-    assert.deepEqual(await byOwnerAndState(bob, false), []);
+    assert.deepEqual(await byOwnerAndState({ ownerId: alice, completed: true }), [{ title: 'a1' }]);
+    assert.deepEqual(await byOwnerAndState({ completed: false, ownerId: alice }), [{ title: 'a2' }]);
+    assert.deepEqual(await byOwnerAndState({ ownerId: bob, completed: true }), [{ title: 'b1' }]);
+    assert.deepEqual(await byOwnerAndState({ ownerId: bob, completed: false }), []);
+  });
+
+  test('when a named parameter appears twice or its query places it after another, then each placeholder gets its own value', async (t) => {
+    const database = await openTestDatabase(t);
+    const alice = await insertUser(database);
+    const bob = await insertUser(database);
+    const tasks = createTasksRepository(database);
+    const [a1] = await Promise.all([tasks.create(alice, { title: 'a1' }, now()), tasks.create(bob, { title: 'b1' }, now())]);
+    // The id comes first in the query, the owner twice after it.
+    const ownTask = database.prepare((p: { ownerId: number; id: number }) =>
+      database.db
+        .selectFrom('tasks')
+        .select('title')
+        .where('id', '=', p.id)
+        .where((eb) => eb.or([eb('owner_id', '=', p.ownerId), eb('owner_id', '=', p.ownerId)])),
+    );
+    assert.deepEqual(await ownTask({ ownerId: alice, id: a1!.id }), [{ title: 'a1' }]);
+    assert.deepEqual(await ownTask({ ownerId: bob, id: a1!.id }), []);
+    await assert.rejects(() => ownTask({ id: a1!.id } as never), /no value for parameter ownerId/);
   });
 
   test('when more distinct statements run than the statement cache holds, then each one, early ones included, still gives its own result', async (t) => {
     const database = await openTestDatabase(t);
     const ownerId = await insertUser(database);
     await createTasksRepository(database).create(ownerId, { title: 'only' }, now());
-    const early = database.prepare(database.db.selectFrom('tasks').select('title').where('owner_id', '=', 0));
+    const early = database.prepare((p: { ownerId: number }) => database.db.selectFrom('tasks').select('title').where('owner_id', '=', p.ownerId));
 
     const distinct = (n: number) =>
       database.db
@@ -213,7 +232,7 @@ describe(`[${dialectName}] prepared statements`, () => {
     for (const n of [0, 1, 2, 150, 299]) {
       assert.deepEqual(await distinct(n), [{ title: 'only', n }]);
     }
-    assert.deepEqual(await early(ownerId), [{ title: 'only' }]);
+    assert.deepEqual(await early({ ownerId }), [{ title: 'only' }]);
     assert.deepEqual(await createTasksRepository(database).list(ownerId, 1000).then((rows) => rows.map((row) => row.title)), ['only']);
   });
 });

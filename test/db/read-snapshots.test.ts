@@ -39,14 +39,14 @@ async function sqliteFixture(t: TestContext, { inMemory = false } = {}): Promise
     .values({ username: 'ann', username_key: 'ann', email: '', password: 'x', date_joined: '2026-11-25T00:00:00.000000Z' })
     .returning('id')
     .executeTakeFirstOrThrow();
-  const byOwner = database.prepare(
-    database.db.selectFrom('tasks').select('title').where('owner_id', '=', 0).orderBy('id'),
+  const byOwner = database.prepare((p: { ownerId: number }) =>
+    database.db.selectFrom('tasks').select('title').where('owner_id', '=', p.ownerId).orderBy('id'),
   );
   return {
     database,
     file,
     ownerId,
-    titles: async () => (await byOwner(ownerId)).map((row) => row.title),
+    titles: async () => (await byOwner({ ownerId })).map((row) => row.title),
     addTask: async (title) => {
       await database.db.insertInto('tasks').values(taskRow(ownerId, title)).execute();
     },
@@ -114,7 +114,7 @@ describe('SQLite hot reads', () => {
   test('when a write statement is given to prepare(), then it is refused', async (t) => {
     const { database } = await sqliteFixture(t);
     assert.throws(
-      () => database.prepare(database.db.deleteFrom('tasks').where('id', '=', 0)),
+      () => database.prepare((p: { id: number }) => database.db.deleteFrom('tasks').where('id', '=', p.id)),
       /prepare\(\) is for reads only/,
     );
   });
