@@ -196,7 +196,7 @@ async function queryPlans(databaseUrl: string, user: number, tasksPerUser: numbe
     ] as const) {
       const raw = Object.fromEntries(new URLSearchParams(query));
       const request = { url: `/api/tasks/?${query}`, protocol: 'http', host: 'localhost' } as FastifyRequest;
-      await listTasks(request, tasks, user, parseTaskQuery(raw));
+      await listTasks(request, tasks, { userId: user }, parseTaskQuery(raw));
       for (const compiled of recorder.take()) {
         statements.push([`${name}: ${/count\(\*\)/.test(compiled.sql) ? 'count' : 'rows'}`, compiled]);
       }

@@ -85,6 +85,7 @@ export async function buildApp({ config, database, redis, throttleNamespace }: A
   await app.register(rootRoutes, { docs: config.docs });
   await app.register(accountRoutes, { accounts, authenticate, throttle, tokenLifetimeSeconds: config.tokenLifetimeSeconds });
   await app.register(taskRoutes, {
+    database,
     tasks: createTasksRepository(database),
     authenticate,
     tombstoneRetentionSeconds: config.tombstoneRetentionSeconds,

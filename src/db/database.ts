@@ -4,6 +4,7 @@ import SQLite from 'better-sqlite3';
 import {
   CompiledQuery,
   Kysely,
+  PostgresAdapter,
   PostgresDialect,
   SqliteDialect,
   type Compilable,
@@ -16,6 +17,21 @@ import type { Tables } from './tables.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 export type Db = Kysely<Tables>;
+
+/**
+ * What a repository function runs on: the database, or a transaction a use case opened on it
+ * (a Transaction is a Kysely instance), so that a change to several tables commits as one.
+ */
+export type Executor = Kysely<Tables>;
+
+export function dialectOf(executor: Executor): Dialect {
+  return executor.getExecutor().adapter instanceof PostgresAdapter ? 'postgres' : 'sqlite';
+}
+
+/** Runs `work` in a transaction: the executor's own if it is one, else a new one. */
+export function atomically<T>(executor: Executor, work: (trx: Executor) => Promise<T>): Promise<T> {
+  return executor.isTransaction ? work(executor) : executor.transaction().execute(work);
+}
 
 export interface Database {
   db: Db;

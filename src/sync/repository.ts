@@ -1,13 +1,11 @@
-import { sql, type Transaction } from 'kysely';
-import type { Database } from '../db/database.js';
-import type { Tables } from '../db/tables.js';
+import { sql } from 'kysely';
+import type { Database, Executor } from '../db/database.js';
 import { COLUMNS, toTask } from '../tasks/repository.js';
+import { visibleDeletions, visibleTasks, type Scope } from '../tasks/scope.js';
 import type { Task } from '../tasks/schemas.js';
 
-/** Whose changes a caller receives. */
-export interface SyncScope {
-  userId: number;
-}
+/** Whose changes a caller receives: what they may see (tasks/scope.ts, the one definition). */
+export type SyncScope = Scope;
 
 /** A change's place in sync order. */
 export interface ChangeKey {
@@ -40,20 +38,6 @@ export interface SyncReader {
 }
 
 export type SyncRepository = ReturnType<typeof createSyncRepository>;
-
-type Executor = Transaction<Tables>;
-
-/**
- * The only way to start a sync statement: what the caller may see. Shared lists will widen it
- * here, and only here. (Rows that enter a caller's scope without being written, such as a
- * list's tasks when the caller joins it, keep change ids below the caller's position: such a
- * change must also give them new change ids, or reset the caller's tokens.)
- */
-const visibleTasks = (executor: Executor, scope: SyncScope) =>
-  executor.selectFrom('tasks').where('owner_id', '=', scope.userId);
-
-const visibleDeletions = (executor: Executor, scope: SyncScope) =>
-  executor.selectFrom('deleted_tasks').where('owner_id', '=', scope.userId);
 
 export function createSyncRepository({ db, dialect }: Database) {
   // PostgreSQL: the snapshot's xmin, below which every transaction has ended. SQLite: one past

@@ -4,6 +4,7 @@ import { decodeCursor, encodeCursor } from './cursor.js';
 import { orderingName, reversed, sortKeys, type SortKey } from './ordering.js';
 import type { Pagination, TaskQuery } from './query.js';
 import type { TaskHead, TasksRepository } from './repository.js';
+import type { Scope } from './scope.js';
 import type { Task } from './schemas.js';
 
 /**
@@ -41,20 +42,20 @@ export type Listing =
 export async function listTasks(
   request: FastifyRequest,
   tasks: TasksRepository,
-  ownerId: number,
+  scope: Scope,
   query: TaskQuery,
 ): Promise<Listing> {
   const { filters, ordering, pagination } = query;
   const keys = sortKeys(ordering);
   if (pagination === undefined) {
     const plain = Object.keys(filters).length === 0 && ordering.length === 0;
-    const first = plain ? await tasks.list(ownerId, BATCH_SIZE + 1) : await tasks.search(ownerId, filters, keys, { limit: BATCH_SIZE + 1 });
+    const first = plain ? await tasks.list(scope, BATCH_SIZE + 1) : await tasks.search(scope, filters, keys, { limit: BATCH_SIZE + 1 });
     if (first.length <= BATCH_SIZE) return { kind: 'plain', results: first };
-    return { kind: 'plain', results: new DeferredTasks(await tasks.searchIds(ownerId, filters, keys)) };
+    return { kind: 'plain', results: new DeferredTasks(await tasks.searchIds(scope, filters, keys)) };
   }
 
   const link = linkBuilder(request);
-  const window: PageWindow = { tasks, ownerId, query, keys, link };
+  const window: PageWindow = { tasks, scope, query, keys, link };
   if (pagination.kind === 'page') return { kind: 'numbered', ...(await numberedPage(window, pagination)) };
   if (pagination.kind === 'offset') return { kind: 'numbered', ...(await offsetPage(window, pagination)) };
   return { kind: 'cursor', ...(await cursorPage(window, pagination)) };
@@ -62,7 +63,7 @@ export async function listTasks(
 
 interface PageWindow {
   tasks: TasksRepository;
-  ownerId: number;
+  scope: Scope;
   query: TaskQuery;
   keys: SortKey[];
   link: Link;
@@ -74,14 +75,14 @@ type PaginationOf<K extends Pagination['kind']> = Extract<Pagination, { kind: K 
  * The number of matching tasks, and the slice of them from `offset` on: read at once when it
  * fits a batch, else as ids.
  */
-async function countAndSlice({ tasks, ownerId, query, keys }: PageWindow, limit: number, offset: number): Promise<[number, Results]> {
+async function countAndSlice({ tasks, scope, query, keys }: PageWindow, limit: number, offset: number): Promise<[number, Results]> {
   const { filters } = query;
   const [count, first] = await Promise.all([
-    tasks.count(ownerId, filters),
-    tasks.search(ownerId, filters, keys, { limit: Math.min(limit, BATCH_SIZE + 1), offset }),
+    tasks.count(scope, filters),
+    tasks.search(scope, filters, keys, { limit: Math.min(limit, BATCH_SIZE + 1), offset }),
   ]);
   if (first.length <= BATCH_SIZE) return [count, first];
-  return [count, new DeferredTasks(await tasks.searchIds(ownerId, filters, keys, { limit, offset }))];
+  return [count, new DeferredTasks(await tasks.searchIds(scope, filters, keys, { limit, offset }))];
 }
 
 async function numberedPage(window: PageWindow, { page, pageSize }: PaginationOf<'page'>): Promise<{ page: NumberedPage; results: Results }> {
@@ -116,7 +117,7 @@ async function offsetPage(window: PageWindow, { limit, offset }: PaginationOf<'o
 
 /** Positions are key values, not offsets, so inserts and deletions never shift a client's pages. */
 async function cursorPage(
-  { tasks, ownerId, query, keys, link }: PageWindow,
+  { tasks, scope, query, keys, link }: PageWindow,
   { cursor: text, pageSize }: PaginationOf<'cursor'>,
 ): Promise<{ page: CursorPage; results: Results }> {
   const name = orderingName(query.ordering);
@@ -125,10 +126,10 @@ async function cursorPage(
   const order = backwards ? reversed(keys) : keys;
   // One more than the page tells whether there is a next one.
   const window = { limit: pageSize + 1, after: cursor?.values, inclusive: cursor?.inclusive };
-  let fetched: TaskHead[] = await tasks.search(ownerId, query.filters, order, { ...window, limit: Math.min(window.limit, BATCH_SIZE + 1) });
+  let fetched: TaskHead[] = await tasks.search(scope, query.filters, order, { ...window, limit: Math.min(window.limit, BATCH_SIZE + 1) });
   const deferred = fetched.length > BATCH_SIZE && window.limit > BATCH_SIZE + 1;
   // A long page: its links need only the tasks' keys, so the contents are read as it is sent.
-  if (deferred) fetched = await tasks.searchHeads(ownerId, query.filters, order, window);
+  if (deferred) fetched = await tasks.searchHeads(scope, query.filters, order, window);
   const more = fetched.length > pageSize;
   const heads = fetched.slice(0, pageSize);
   if (backwards) heads.reverse();

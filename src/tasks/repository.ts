@@ -1,15 +1,17 @@
-import { sql, type SelectQueryBuilder, type Transaction } from 'kysely';
-import type { Database, Db, Dialect } from '../db/database.js';
+import { sql, type SelectQueryBuilder } from 'kysely';
+import { atomically, dialectOf, type Database, type Dialect, type Executor } from '../db/database.js';
 import type { Tables } from '../db/tables.js';
 import { after, type SortKey } from './ordering.js';
 import type { TaskFilters } from './query.js';
 import type { Task } from './schemas.js';
+import { visibleDeletions, visibleTasks, visibleTo, type Scope } from './scope.js';
 import { foldForSearch, foldedColumns } from './search-text.js';
 import type { TaskChanges } from './validate.js';
 
 /**
- * All SQL for tasks. Every function takes the owner's id and every statement filters by it,
- * so one user's task can never be read or written through another user's request.
+ * All SQL for tasks. Every function takes the caller's scope and every statement starts from
+ * it (scope.ts), so one user's task can never be read or written through another user's
+ * request. Writes take the executor they run on, so a use case can join them to its transaction.
  */
 export type TasksRepository = ReturnType<typeof createTasksRepository>;
 
@@ -47,11 +49,11 @@ export function toTask(row: TaskRow): Task {
 
 export function createTasksRepository({ db, dialect, prepare }: Database) {
   // The two statements behind most requests, compiled once.
-  const byId = prepare((p: { ownerId: number; id: number }) =>
-    db.selectFrom('tasks').select(COLUMNS).where('owner_id', '=', p.ownerId).where('id', '=', p.id),
+  const byId = prepare((p: { userId: number; id: number }) =>
+    visibleTasks(db, { userId: p.userId }).select(COLUMNS).where('id', '=', p.id),
   );
-  const firstTasks = prepare((p: { ownerId: number; limit: number }) =>
-    db.selectFrom('tasks').select(COLUMNS).where('owner_id', '=', p.ownerId).orderBy('id').limit(p.limit),
+  const firstTasks = prepare((p: { userId: number; limit: number }) =>
+    visibleTasks(db, { userId: p.userId }).select(COLUMNS).orderBy('id').limit(p.limit),
   );
 
   /** The owner's tasks that pass the filters, in the order of `keys`, within the window. */
@@ -65,65 +67,65 @@ export function createTasksRepository({ db, dialect, prepare }: Database) {
   }
 
   return {
-    async find(ownerId: number, id: number): Promise<Task | undefined> {
-      const row = (await byId({ ownerId, id }))[0];
+    async find(scope: Scope, id: number): Promise<Task | undefined> {
+      const row = (await byId({ userId: scope.userId, id }))[0];
       return row && toTask(row);
     },
 
-    /** The owner's first tasks by id, at most `limit` of them. */
-    async list(ownerId: number, limit: number): Promise<Task[]> {
-      return (await firstTasks({ ownerId, limit })).map(toTask);
+    /** The caller's first tasks by id, at most `limit` of them. */
+    async list(scope: Scope, limit: number): Promise<Task[]> {
+      return (await firstTasks({ userId: scope.userId, limit })).map(toTask);
     },
 
     /**
      * The owner's tasks that pass the filters, in the order of `keys`, optionally only those
      * after a cursor position, one window at a time.
      */
-    async search(ownerId: number, filters: TaskFilters, keys: SortKey[], window: TaskWindow = {}): Promise<Task[]> {
-      const query = windowed(db.selectFrom('tasks').select(COLUMNS).where('owner_id', '=', ownerId), filters, keys, window);
+    async search(scope: Scope, filters: TaskFilters, keys: SortKey[], window: TaskWindow = {}): Promise<Task[]> {
+      const query = windowed(visibleTasks(db, scope).select(COLUMNS), filters, keys, window);
       return (await query.execute()).map(toTask);
     },
 
     /** The ids of the tasks search() would return, without reading the tasks themselves. */
-    async searchIds(ownerId: number, filters: TaskFilters, keys: SortKey[], window: TaskWindow = {}): Promise<number[]> {
-      const query = windowed(db.selectFrom('tasks').select('id').where('owner_id', '=', ownerId), filters, keys, window);
+    async searchIds(scope: Scope, filters: TaskFilters, keys: SortKey[], window: TaskWindow = {}): Promise<number[]> {
+      const query = windowed(visibleTasks(db, scope).select('id'), filters, keys, window);
       return (await query.execute()).map((row) => row.id);
     },
 
     /** The tasks search() would return, without their descriptions. */
-    async searchHeads(ownerId: number, filters: TaskFilters, keys: SortKey[], window: TaskWindow = {}): Promise<TaskHead[]> {
-      const query = windowed(db.selectFrom('tasks').select(HEAD_COLUMNS).where('owner_id', '=', ownerId), filters, keys, window);
+    async searchHeads(scope: Scope, filters: TaskFilters, keys: SortKey[], window: TaskWindow = {}): Promise<TaskHead[]> {
+      const query = windowed(visibleTasks(db, scope).select(HEAD_COLUMNS), filters, keys, window);
       return (await query.execute()).map((row) => ({ ...row, completed: Boolean(row.completed) }));
     },
 
-    /** The owner's tasks among `ids`, in no particular order; tasks deleted meanwhile are missing. */
-    async findMany(ownerId: number, ids: number[]): Promise<Task[]> {
+    /** The caller's tasks among `ids`, in no particular order; tasks deleted meanwhile are missing. */
+    async findMany(scope: Scope, ids: number[]): Promise<Task[]> {
       if (ids.length === 0) return [];
-      const rows = await db.selectFrom('tasks').select(COLUMNS).where('owner_id', '=', ownerId).where('id', 'in', ids).execute();
+      const rows = await visibleTasks(db, scope).select(COLUMNS).where('id', 'in', ids).execute();
       return rows.map(toTask);
     },
 
-    async count(ownerId: number, filters: TaskFilters): Promise<number> {
+    async count(scope: Scope, filters: TaskFilters): Promise<number> {
       const query = filtered(
-        db.selectFrom('tasks').select((eb) => eb.fn.countAll<number>().as('count')).where('owner_id', '=', ownerId),
+        visibleTasks(db, scope).select((eb) => eb.fn.countAll<number>().as('count')),
         filters,
         dialect,
       );
       return Number((await query.executeTakeFirstOrThrow()).count);
     },
 
-    /** Creates the task; undefined when the owner's account is gone (deleted meanwhile). */
-    async create(ownerId: number, changes: TaskChanges, now: string): Promise<Task | undefined> {
+    /** Creates the caller's task; undefined when their account is gone (deleted meanwhile). */
+    async create(executor: Executor, scope: Scope, changes: TaskChanges, now: string): Promise<Task | undefined> {
       const completed = changes.completed ?? false;
       const title = changes.title!;
       const description = changes.description ?? '';
-      const row = await db
+      const row = await executor
         .insertInto('tasks')
         .columns(['owner_id', 'title', 'description', 'due_date', 'completed', 'created_at', 'updated_at', 'completed_at', 'title_folded', 'description_folded'])
         .expression(
           // Selected from the owner's row, locked against deletion: a task whose owner is being
           // deleted is not created, instead of failing the foreign key (a 500 on PostgreSQL).
-          ownerRow(db, dialect, ownerId).select((eb) => [
+          ownerRow(executor, scope.userId).select((eb) => [
             'id',
             eb.val(title).as('title'),
             eb.val(description).as('description'),
@@ -142,11 +144,12 @@ export function createTasksRepository({ db, dialect, prepare }: Database) {
     },
 
     /**
-     * Applies the changes; undefined when the owner has no such task, or (with `expectedVersion`)
+     * Applies the changes; undefined when the caller sees no such task, or (with `expectedVersion`)
      * when it was changed since that version was read: the check and the write are one statement.
      */
     async update(
-      ownerId: number,
+      executor: Executor,
+      scope: Scope,
       id: number,
       changes: TaskChanges,
       now: string,
@@ -159,10 +162,10 @@ export function createTasksRepository({ db, dialect, prepare }: Database) {
             ? // Completing an already completed task keeps the moment it was first completed.
               { completed_at: sql<string>`case when completed then completed_at else ${now} end` }
             : { completed_at: null };
-      const row = await db
+      const row = await executor
         .updateTable('tasks')
         .set({ ...changes, ...foldedColumns(changes), ...completedAt, updated_at: now })
-        .where('owner_id', '=', ownerId)
+        .where(visibleTo(scope))
         .where('id', '=', id)
         .$if(expectedVersion !== undefined, (query) => query.where('updated_at', '=', expectedVersion!))
         .returning(COLUMNS)
@@ -172,33 +175,31 @@ export function createTasksRepository({ db, dialect, prepare }: Database) {
 
     /**
      * Deletes the task and leaves a tombstone for incremental sync, in one transaction; false
-     * when the owner has no such task (or, with `expectedVersion`, it changed since).
+     * when the caller sees no such task (or, with `expectedVersion`, it changed since).
      */
-    async remove(ownerId: number, id: number, now: string, expectedVersion?: string): Promise<boolean> {
-      return db.transaction().execute(async (trx) => {
+    async remove(executor: Executor, scope: Scope, id: number, now: string, expectedVersion?: string): Promise<boolean> {
+      return atomically(executor, async (trx) => {
         // The owner's row first, as an account deletion takes it before the tasks: locking in
         // the other order could deadlock with it on PostgreSQL. SQLite has one writer at a time,
         // and a transaction there must write first: one that reads first is refused the write
         // lock at once, instead of waiting, when another process wrote meanwhile.
-        if (dialect === 'postgres' && (await ownerRow(trx, dialect, ownerId).select('id').executeTakeFirst()) === undefined) return false;
+        if (dialect === 'postgres' && (await ownerRow(trx, scope.userId).select('id').executeTakeFirst()) === undefined) return false;
         const deleted = await trx
           .deleteFrom('tasks')
-          .where('owner_id', '=', ownerId)
+          .where(visibleTo(scope))
           .where('id', '=', id)
           .$if(expectedVersion !== undefined, (query) => query.where('updated_at', '=', expectedVersion!))
           .executeTakeFirst();
         if (Number(deleted.numDeletedRows) === 0) return false;
-        await trx.insertInto('deleted_tasks').values({ task_id: id, owner_id: ownerId, deleted_at: now }).execute();
+        await trx.insertInto('deleted_tasks').values({ task_id: id, owner_id: scope.userId, deleted_at: now }).execute();
         return true;
       });
     },
 
-    /** Ids of the owner's tasks deleted at or after `since`, oldest first. */
-    deletedSince(ownerId: number, since: string): Promise<{ id: number; deleted_at: string }[]> {
-      return db
-        .selectFrom('deleted_tasks')
+    /** Ids of the caller's tasks deleted at or after `since`, oldest first. */
+    deletedSince(scope: Scope, since: string): Promise<{ id: number; deleted_at: string }[]> {
+      return visibleDeletions(db, scope)
         .select(['task_id as id', 'deleted_at'])
-        .where('owner_id', '=', ownerId)
         .where('deleted_at', '>=', since)
         .orderBy('deleted_at')
         .orderBy('task_id')
@@ -218,11 +219,11 @@ export function createTasksRepository({ db, dialect, prepare }: Database) {
  * account changes do not wait for) until the statement or transaction ends; on SQLite writes
  * are serialized anyway. Empty once the account is gone.
  */
-function ownerRow(db: Db | Transaction<Tables>, dialect: Dialect, ownerId: number) {
-  return db
+function ownerRow(executor: Executor, ownerId: number) {
+  return executor
     .selectFrom('users')
     .where('id', '=', ownerId)
-    .$if(dialect === 'postgres', (query) => query.forKeyShare());
+    .$if(dialectOf(executor) === 'postgres', (query) => query.forKeyShare());
 }
 
 type TaskQueryBuilder<O> = SelectQueryBuilder<Tables, 'tasks', O>;

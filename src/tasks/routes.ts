@@ -2,6 +2,7 @@ import { Type } from 'typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
 import { accountGone } from '../accounts/authenticate.js';
 import { now, timestampOf } from '../db/clock.js';
+import type { Database } from '../db/database.js';
 import { readBody } from '../http/body.js';
 import { conditionMatches, registerEtags } from '../http/conditional.js';
 import { detail, notFound } from '../http/errors.js';
@@ -11,17 +12,28 @@ import { MemoryBudget } from '../http/memory-budget.js';
 import { listTasks } from './listing.js';
 import { parseSince, parseTaskQuery } from './query.js';
 import type { TasksRepository } from './repository.js';
+import type { Scope } from './scope.js';
 import * as schemas from './schemas.js';
 import type { Task } from './schemas.js';
 import { streamTasks } from './stream.js';
 import { parseTaskChanges, type WriteMode } from './validate.js';
 
 export interface TaskRoutesOptions {
+  database: Database;
   tasks: TasksRepository;
   authenticate: onRequestHookHandler;
   tombstoneRetentionSeconds: number;
   /** Bytes that long list replies may hold at once, all requests together. */
   replyMemoryBytes: number;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** On routes of one task: the task as the caller sees it, loaded before the body is read. */
+    task: Task | null;
+    /** The version an If-Match header pins a write to, once checked against `task`. */
+    expectedVersion: string | undefined;
+  }
 }
 
 /**
@@ -32,40 +44,46 @@ export const taskTag = (task: Task) => `"${task.id}-${task.updated_at.replace(/[
 
 const changedMeanwhile = () => detail(412, 'Precondition failed: the task has changed since it was read.');
 
+/** The caller's scope: set by the authenticate hook, which every route here runs first. */
+export const scopeOf = (request: FastifyRequest): Scope => ({ userId: request.caller!.userId });
+
 /**
- * The order of outcomes is the original's: authentication (401), method (405), the lookup
- * scoped to the caller (404), then preconditions (412) and the body (400/415). A reply
- * therefore never reveals that another user's task exists, whatever was sent to it.
+ * The order of outcomes is the original's, and each step is a hook of the request lifecycle,
+ * declared on the route: authentication (onRequest: 401), the method (a route of its own: 405),
+ * then, before the body is parsed, the task as the caller sees it (404) and the If-Match
+ * precondition (412); the handler decodes the body last (400/415). A reply therefore never
+ * reveals that another user's task exists, whatever was sent to it.
  */
 export async function taskRoutes(app: FastifyInstance, options: TaskRoutesOptions): Promise<void> {
-  const { tasks, authenticate, tombstoneRetentionSeconds } = options;
+  const { database, tasks, authenticate, tombstoneRetentionSeconds } = options;
   const replyMemory = new MemoryBudget(options.replyMemoryBytes);
   const common = { tags: ['tasks'], security: [{ token: [] }] };
-  const ownerOf = (request: FastifyRequest) => request.caller!.userId;
   // Every task route requires a caller, its 405 and OPTIONS answers included (401 comes first).
   app.addHook('onRequest', authenticate);
+  app.decorateRequest('task', null);
+  app.decorateRequest('expectedVersion', undefined);
   registerEtags(app);
 
-  async function findOwnTask(request: FastifyRequest): Promise<Task> {
+  /** preParsing: the task of the URL, if the caller may see it; else 404. */
+  async function loadVisibleTask(request: FastifyRequest): Promise<void> {
     const id = parsePathId((request.params as { id: string }).id);
-    const task = id === undefined ? undefined : await tasks.find(ownerOf(request), id);
+    const task = id === undefined ? undefined : await tasks.find(scopeOf(request), id);
     if (task === undefined) throw notFound();
-    return task;
+    request.task = task;
   }
 
-  /** The version an If-Match header pins the write to; 412 when it names another version. */
-  function expectedVersion(request: FastifyRequest, task: Task): string | undefined {
+  /** preParsing: the version an If-Match header pins the write to; 412 when it names another. */
+  async function checkIfMatch(request: FastifyRequest): Promise<void> {
     const condition = request.headers['if-match'];
-    if (condition === undefined) return undefined;
-    if (!conditionMatches(condition, taskTag(task), { weak: false })) throw changedMeanwhile();
-    return task.updated_at;
+    if (condition === undefined) return;
+    if (!conditionMatches(condition, taskTag(request.task!), { weak: false })) throw changedMeanwhile();
+    request.expectedVersion = request.task!.updated_at;
   }
 
   async function write(request: FastifyRequest, reply: FastifyReply, mode: WriteMode): Promise<Task> {
-    const task = await findOwnTask(request);
-    const version = expectedVersion(request, task);
     const changes = parseTaskChanges(await readBody(request), mode);
-    const updated = await tasks.update(ownerOf(request), task.id, changes, now(), version);
+    const version = request.expectedVersion;
+    const updated = await tasks.update(database.db, scopeOf(request), request.task!.id, changes, now(), version);
     if (updated === undefined) throw version === undefined ? notFound() : changedMeanwhile();
     reply.header('etag', taskTag(updated));
     return updated;
@@ -84,7 +102,7 @@ export async function taskRoutes(app: FastifyInstance, options: TaskRoutesOption
     },
     handler: async (request, reply) => {
       const query = parseTaskQuery(request.query as Record<string, string>);
-      const listing = await listTasks(request, tasks, ownerOf(request), query);
+      const listing = await listTasks(request, tasks, scopeOf(request), query);
       if (listing.kind === 'plain' && Array.isArray(listing.results)) return listing.results;
       reply.type('application/json; charset=utf-8');
       const envelope = listing.kind === 'plain' ? undefined : { ...listing.page, results: [] as Task[] };
@@ -94,11 +112,11 @@ export async function taskRoutes(app: FastifyInstance, options: TaskRoutesOption
       // Too many tasks to hold at once: sent a batch at a time (no ETag: it is known only at the end).
       if (request.method === 'HEAD') return reply.send('');
       const empty = envelope === undefined ? '[]' : serializeEnvelope([]);
-      const ownerId = ownerOf(request);
+      const scope = scopeOf(request);
       return reply.send(
         streamTasks({
           ids: listing.results.ids,
-          load: (ids) => tasks.findMany(ownerId, ids),
+          load: (ids) => tasks.findMany(scope, ids),
           serialize: (batch) => reply.serializeInput(batch as unknown as Record<string, unknown>, schemas.TaskList as object as Record<string, unknown>),
           prefix: empty.slice(0, empty.lastIndexOf('[') + 1),
           suffix: empty.slice(empty.lastIndexOf('[') + 1),
@@ -112,7 +130,7 @@ export async function taskRoutes(app: FastifyInstance, options: TaskRoutesOption
     schema: { ...common, summary: 'Create a task', body: schemas.TaskBody, response: { 201: schemas.Task } },
     handler: async (request, reply) => {
       const changes = parseTaskChanges(await readBody(request), 'create');
-      const task = await tasks.create(ownerOf(request), changes, now());
+      const task = await tasks.create(database.db, scopeOf(request), changes, now());
       if (task === undefined) throw accountGone();
       return reply.code(201).header('etag', taskTag(task)).send(task);
     },
@@ -136,7 +154,7 @@ export async function taskRoutes(app: FastifyInstance, options: TaskRoutesOption
       const keptFrom = timestampOf(Date.now() - tombstoneRetentionSeconds * 1000);
       // Deletions older than the retention window are forgotten: the client must sync afresh.
       if (since < keptFrom) throw detail(410, `Deletions are kept for ${tombstoneRetentionSeconds} seconds; sync all tasks again.`);
-      return tasks.deletedSince(ownerOf(request), since);
+      return tasks.deletedSince(scopeOf(request), since);
     },
   });
   completeResource(app, {
@@ -147,11 +165,14 @@ export async function taskRoutes(app: FastifyInstance, options: TaskRoutesOption
   });
 
   const detailSchema = { ...common, params: schemas.TaskIdParams };
+  const readsTask = { preParsing: [loadVisibleTask] };
+  const writesTask = { preParsing: [loadVisibleTask, checkIfMatch] };
 
   app.get('/api/tasks/:id/', {
     schema: { ...detailSchema, summary: 'One task', response: { 200: schemas.Task } },
+    ...readsTask,
     handler: async (request, reply) => {
-      const task = await findOwnTask(request);
+      const task = request.task!;
       reply.header('etag', taskTag(task));
       return task;
     },
@@ -164,20 +185,22 @@ export async function taskRoutes(app: FastifyInstance, options: TaskRoutesOption
       body: schemas.TaskBody,
       response: { 200: schemas.Task },
     },
+    ...writesTask,
     handler: async (request, reply) => write(request, reply, 'replace'),
   });
 
   app.patch('/api/tasks/:id/', {
     schema: { ...detailSchema, summary: 'Change some fields of a task', body: schemas.TaskPatchBody, response: { 200: schemas.Task } },
+    ...writesTask,
     handler: async (request, reply) => write(request, reply, 'partial'),
   });
 
   app.delete('/api/tasks/:id/', {
     schema: { ...detailSchema, summary: 'Delete a task', response: { 204: Type.Null() } },
+    ...writesTask,
     handler: async (request, reply) => {
-      const task = await findOwnTask(request);
-      const version = expectedVersion(request, task);
-      if (!(await tasks.remove(ownerOf(request), task.id, now(), version))) {
+      const version = request.expectedVersion;
+      if (!(await tasks.remove(database.db, scopeOf(request), request.task!.id, now(), version))) {
         throw version === undefined ? notFound() : changedMeanwhile();
       }
       return reply.code(204).send();

@@ -50,7 +50,7 @@ describe(`[${dialectName}] stored values`, () => {
     await database.db.insertInto('tasks').values(written).execute();
 
     const tasks = createTasksRepository(database);
-    const listed = await tasks.list(ownerId, 1000);
+    const listed = await tasks.list({ userId: ownerId }, 1000);
     assert.deepEqual(
       listed.map(({ title, due_date, completed, created_at, updated_at, completed_at }) => ({
         title, due_date, completed, created_at, updated_at, completed_at,
@@ -60,9 +60,9 @@ describe(`[${dialectName}] stored values`, () => {
       })),
     );
     // The same values through the query builder (a different code path from the prepared list).
-    const searched = await tasks.search(ownerId, {}, sortKeys([]));
+    const searched = await tasks.search({ userId: ownerId }, {}, sortKeys([]));
     assert.deepEqual(searched, listed);
-    const found = await tasks.find(ownerId, listed[3]!.id);
+    const found = await tasks.find({ userId: ownerId }, listed[3]!.id);
     assert.deepEqual(found, listed[3]);
   });
 
@@ -70,12 +70,12 @@ describe(`[${dialectName}] stored values`, () => {
     const database = await openTestDatabase(t);
     const ownerId = await insertUser(database);
     const tasks = createTasksRepository(database);
-    const done = (await tasks.create(ownerId, { title: 'done', completed: true }, now()))!;
-    const open = (await tasks.create(ownerId, { title: 'open' }, now()))!;
-    for (const task of [done, open, ...(await tasks.list(ownerId, 1000)), (await tasks.find(ownerId, done.id))!]) {
+    const done = (await tasks.create(database.db, { userId: ownerId }, { title: 'done', completed: true }, now()))!;
+    const open = (await tasks.create(database.db, { userId: ownerId }, { title: 'open' }, now()))!;
+    for (const task of [done, open, ...(await tasks.list({ userId: ownerId }, 1000)), (await tasks.find({ userId: ownerId }, done.id))!]) {
       assert.equal(typeof task.completed, 'boolean', JSON.stringify(task));
     }
-    assert.deepEqual((await tasks.list(ownerId, 1000)).map((task) => task.completed), [true, false]);
+    assert.deepEqual((await tasks.list({ userId: ownerId }, 1000)).map((task) => task.completed), [true, false]);
   });
 
   test('when a user row is read back, then its timestamps are in the stored form and a null stays null', async (t) => {
@@ -181,9 +181,9 @@ describe(`[${dialectName}] prepared statements`, () => {
     const alice = await insertUser(database);
     const bob = await insertUser(database);
     const tasks = createTasksRepository(database);
-    await tasks.create(alice, { title: 'a1', completed: true }, now());
-    await tasks.create(alice, { title: 'a2' }, now());
-    await tasks.create(bob, { title: 'b1', completed: true }, now());
+    await tasks.create(database.db, { userId: alice }, { title: 'a1', completed: true }, now());
+    await tasks.create(database.db, { userId: alice }, { title: 'a2' }, now());
+    await tasks.create(database.db, { userId: bob }, { title: 'b1', completed: true }, now());
 
     const byOwnerAndState = database.prepare((p: { ownerId: number; completed: boolean }) =>
       database.db.selectFrom('tasks').select('title').where('owner_id', '=', p.ownerId).where('completed', '=', p.completed).orderBy('id'),
@@ -199,7 +199,7 @@ describe(`[${dialectName}] prepared statements`, () => {
     const alice = await insertUser(database);
     const bob = await insertUser(database);
     const tasks = createTasksRepository(database);
-    const [a1] = await Promise.all([tasks.create(alice, { title: 'a1' }, now()), tasks.create(bob, { title: 'b1' }, now())]);
+    const [a1] = await Promise.all([tasks.create(database.db, { userId: alice }, { title: 'a1' }, now()), tasks.create(database.db, { userId: bob }, { title: 'b1' }, now())]);
     // The id comes first in the query, the owner twice after it.
     const ownTask = database.prepare((p: { ownerId: number; id: number }) =>
       database.db
@@ -216,7 +216,7 @@ describe(`[${dialectName}] prepared statements`, () => {
   test('when more distinct statements run than the statement cache holds, then each one, early ones included, still gives its own result', async (t) => {
     const database = await openTestDatabase(t);
     const ownerId = await insertUser(database);
-    await createTasksRepository(database).create(ownerId, { title: 'only' }, now());
+    await createTasksRepository(database).create(database.db, { userId: ownerId }, { title: 'only' }, now());
     const early = database.prepare((p: { ownerId: number }) => database.db.selectFrom('tasks').select('title').where('owner_id', '=', p.ownerId));
 
     const distinct = (n: number) =>
@@ -233,7 +233,7 @@ describe(`[${dialectName}] prepared statements`, () => {
       assert.deepEqual(await distinct(n), [{ title: 'only', n }]);
     }
     assert.deepEqual(await early({ ownerId }), [{ title: 'only' }]);
-    assert.deepEqual(await createTasksRepository(database).list(ownerId, 1000).then((rows) => rows.map((row) => row.title)), ['only']);
+    assert.deepEqual(await createTasksRepository(database).list({ userId: ownerId }, 1000).then((rows) => rows.map((row) => row.title)), ['only']);
   });
 });
 
@@ -251,7 +251,7 @@ describe(`[${dialectName}] bound values`, () => {
     const database = await openTestDatabase(t);
     const ownerId = await insertUser(database);
     const titles = ['007', '-0', '+1', '1e3', ' 12 ', '?'];
-    for (const title of titles) await createTasksRepository(database).create(ownerId, { title, description: title }, now());
+    for (const title of titles) await createTasksRepository(database).create(database.db, { userId: ownerId }, { title, description: title }, now());
     for (const title of titles) {
       const rows = await database.db
         .selectFrom('tasks')

@@ -45,8 +45,8 @@ describe(`[${dialectName}] migration 004 on a database with tasks`, () => {
       assert.equal(row.description_folded, foldForSearch(row.description));
     }
     const tasks = createTasksRepository(database);
-    assert.equal((await tasks.search(ownerId, { search: 'ISTANBUL' }, sortKeys([]))).length, 24);
-    assert.equal(await tasks.count(ownerId, { search: 'grosse' }), Math.floor(titles.length / 2));
+    assert.equal((await tasks.search({ userId: ownerId }, { search: 'ISTANBUL' }, sortKeys([]))).length, 24);
+    assert.equal(await tasks.count({ userId: ownerId }, { search: 'grosse' }), Math.floor(titles.length / 2));
     const epochs = await sql<{ session_epoch: number }>`select session_epoch from users`.execute(db);
     assert.deepEqual(epochs.rows.map((row) => Number(row.session_epoch)), [0]);
   });

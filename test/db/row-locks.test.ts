@@ -92,12 +92,12 @@ describe('[postgres] statements racing a security change held open', { skip: TES
   test('when a task is created while its owner is being deleted, then it waits and is not created, instead of failing the foreign key', async (t) => {
     const { database, blocker, userId, accounts } = await setUp(t);
     const tasks = createTasksRepository(database);
-    const first = (await tasks.create(userId, { title: 'first' }, now()))!;
+    const first = (await tasks.create(database.db, { userId: userId }, { title: 'first' }, now()))!;
     const lock = await holdLock(blocker, 'select id from tasks where id = $1 for update', [first.id]);
 
     const deletion = accounts.deleteUser(userId, 'stored-hash');
     await untilWaiting(database, lock.pid, 1, deletion);
-    const creation = tasks.create(userId, { title: 'too late' }, now());
+    const creation = tasks.create(database.db, { userId: userId }, { title: 'too late' }, now());
     await untilWaiting(database, lock.pid, 2, creation);
     await lock.release();
 
@@ -109,14 +109,14 @@ describe('[postgres] statements racing a security change held open', { skip: TES
   test('when a task is deleted while its owner is being deleted, then it waits and reports no task, instead of deadlocking', async (t) => {
     const { database, blocker, userId, accounts } = await setUp(t);
     const tasks = createTasksRepository(database);
-    const first = (await tasks.create(userId, { title: 'first' }, now()))!;
-    const second = (await tasks.create(userId, { title: 'second' }, now()))!;
+    const first = (await tasks.create(database.db, { userId: userId }, { title: 'first' }, now()))!;
+    const second = (await tasks.create(database.db, { userId: userId }, { title: 'second' }, now()))!;
     // The deletion's cascade stops at the first task, before it reaches the second.
     const lock = await holdLock(blocker, 'select id from tasks where id = $1 for update', [first.id]);
 
     const deletion = accounts.deleteUser(userId, 'stored-hash');
     await untilWaiting(database, lock.pid, 1, deletion);
-    const removal = tasks.remove(userId, second.id, now());
+    const removal = tasks.remove(database.db, { userId: userId }, second.id, now());
     await untilWaiting(database, lock.pid, 2, removal);
     await lock.release();
 

@@ -18,7 +18,7 @@ const random = randomGenerator(Number(process.env.WRITER_SEED));
 
 const database = createDatabase(url, { schema, poolSize: 4 });
 const tasks = createTasksRepository(database);
-const remove = url.startsWith('sqlite:') ? immediateRemover(url.slice('sqlite:'.length)) : (id: number) => tasks.remove(ownerId, id, now());
+const remove = url.startsWith('sqlite:') ? immediateRemover(url.slice('sqlite:'.length)) : (id: number) => tasks.remove(database.db, { userId: ownerId }, id, now());
 
 /**
  * The repository's remove reads before it writes, in a transaction that asks for SQLite's write
@@ -52,9 +52,9 @@ async function main(): Promise<void> {
       const roll = random();
       const id = ids[Math.floor(random() * ids.length)];
       if (roll < 0.3 || id === undefined) {
-        return tasks.create(ownerId, { title: `From the other process ${written}` }, now()).then((task) => void (task && ids.push(task.id)));
+        return tasks.create(database.db, { userId: ownerId }, { title: `From the other process ${written}` }, now()).then((task) => void (task && ids.push(task.id)));
       }
-      if (roll < 0.8) return tasks.update(ownerId, id, { title: `Changed by the other process ${written}`, completed: random() < 0.5 }, now());
+      if (roll < 0.8) return tasks.update(database.db, { userId: ownerId }, id, { title: `Changed by the other process ${written}`, completed: random() < 0.5 }, now());
       return remove(id);
     });
     await Promise.all(batch);
