@@ -245,7 +245,7 @@ describe(`[${dialectName}] sync tokens`, () => {
       'x'.repeat(5000),
       `${issued}=`,
       `${issued}x`,
-      issued.slice(0, -1),
+      issued.slice(1), // dropping the last character instead can leave a valid position (s1.1.3431 -> s1.1.343)
       ` ${issued}`,
       issued.replace(/[A-Za-z]/, (char) => (char === char.toUpperCase() ? char.toLowerCase() : char.toUpperCase())),
       '!!!',
