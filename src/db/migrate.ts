@@ -5,6 +5,7 @@ import * as initial from './migrations/001_initial.js';
 import * as taskQueries from './migrations/002_task_queries.js';
 import * as sync from './migrations/003_sync.js';
 import * as sessionEpochAndFoldedText from './migrations/004_session_epoch_and_folded_text.js';
+import * as lists from './migrations/005_lists.js';
 
 /** Listed explicitly so the same list works from TypeScript sources and from the build. */
 const migrations: Record<string, Migration> = {
@@ -12,6 +13,7 @@ const migrations: Record<string, Migration> = {
   '002_task_queries': taskQueries,
   '003_sync': sync,
   '004_session_epoch_and_folded_text': sessionEpochAndFoldedText,
+  '005_lists': lists,
 };
 
 async function migrator(db: Db): Promise<Migrator> {

@@ -46,10 +46,33 @@ export interface TasksTable {
   description_folded: Generated<string>;
   /** Orders commits for sync (migration 003); set by the database on every write. */
   change_id: Generated<number>;
+  /** The list the task belongs to; null for a personal task, seen by its owner only. */
+  list_id: number | null;
+  /** A member of the task's list, or null. */
+  assignee_id: number | null;
 }
 
+export type Role = 'owner' | 'editor' | 'viewer';
+
+export interface ListsTable {
+  id: Generated<number>;
+  name: string;
+  description: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface ListMembersTable {
+  list_id: number;
+  user_id: number;
+  role: Role;
+  joined_at: string;
+}
+
+/** One record per task and per user whose view the task left (deleted, moved away, list left). */
 export interface DeletedTasksTable {
   task_id: number;
+  /** The user the task left: its owner for a personal task, each member for a list's task. */
   owner_id: number;
   deleted_at: string;
   /** Orders commits for sync (migration 003); set by the database when the task is deleted. */
@@ -71,6 +94,8 @@ export interface Tables {
   tasks: TasksTable;
   deleted_tasks: DeletedTasksTable;
   sync_state: SyncStateTable;
+  lists: ListsTable;
+  list_members: ListMembersTable;
 }
 
 export type UserRow = Selectable<UsersTable>;
