@@ -15,6 +15,7 @@ import { completeResource, routeEveryRequest } from './http/methods.js';
 import { rootRoutes } from './http/root.js';
 import { createSyncRepository } from './sync/repository.js';
 import { syncRoutes } from './sync/routes.js';
+import { listRoutes } from './lists/routes.js';
 import { createTasksRepository } from './tasks/repository.js';
 import { taskRoutes } from './tasks/routes.js';
 
@@ -91,6 +92,7 @@ export async function buildApp({ config, database, redis, throttleNamespace }: A
     tombstoneRetentionSeconds: config.tombstoneRetentionSeconds,
     replyMemoryBytes: config.replyMemoryBytes,
   });
+  await app.register(listRoutes, { database, authenticate });
   await app.register(syncRoutes, { sync: createSyncRepository(database), authenticate, tombstoneRetentionSeconds: config.tombstoneRetentionSeconds });
   return app;
 }

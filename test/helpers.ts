@@ -206,7 +206,7 @@ export function multipartBody(fields: Record<string, string>) {
 }
 
 /** The keys of a task, in the order the contract prints them, then this service's additions. */
-export const TASK_KEYS = ['id', 'title', 'description', 'due_date', 'completed', 'created_at', 'owner', 'updated_at', 'completed_at'];
+export const TASK_KEYS = ['id', 'title', 'description', 'due_date', 'completed', 'created_at', 'owner', 'updated_at', 'completed_at', 'list', 'assignee'];
 
 /** A stored timestamp: ISO 8601, UTC, microseconds, `Z`. */
 export const TIMESTAMP = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/;

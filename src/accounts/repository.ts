@@ -1,5 +1,6 @@
 import { sql, type Transaction } from 'kysely';
-import type { Database, Db } from '../db/database.js';
+import { atomically, type Database, type Db } from '../db/database.js';
+import { handOverLists } from '../lists/repository.js';
 import type { Tables } from '../db/tables.js';
 import { isUniqueViolation } from '../db/errors.js';
 
@@ -263,17 +264,25 @@ export function createAccountsRepository({ db, dialect, prepare }: Database) {
     },
 
     /**
-     * Deletes the user if the stored hash is still the one the password was checked against;
-     * their sessions, tasks and deletion records go with them (foreign keys cascade), all in
-     * this one statement.
+     * Deletes the user if the stored hash is still the one the password was checked against,
+     * in one transaction: their lists are handed over first (lists/repository.ts), then their
+     * sessions, personal tasks and deletion records go with the user's row (foreign keys cascade).
      */
-    async deleteUser(userId: number, verifiedHash: string): Promise<'deleted' | CredentialsLost> {
-      const deleted = await db
-        .deleteFrom('users')
-        .where('id', '=', userId)
-        .where('password', '=', verifiedHash)
-        .executeTakeFirst();
-      return Number(deleted.numDeletedRows) > 0 ? 'deleted' : credentialsLost(db, userId);
+    async deleteUser(userId: number, verifiedHash: string, now: string): Promise<'deleted' | CredentialsLost> {
+      return atomically(db, async (trx) => {
+        // A write first, of nothing: it takes the user's row (and SQLite's write lock) before
+        // anything is read, only if the checked password is still the user's.
+        const held = await trx
+          .updateTable('users')
+          .set({ password: sql<string>`password` })
+          .where('id', '=', userId)
+          .where('password', '=', verifiedHash)
+          .executeTakeFirst();
+        if (Number(held.numUpdatedRows) === 0) return credentialsLost(trx, userId);
+        await handOverLists(trx, userId, now);
+        await trx.deleteFrom('users').where('id', '=', userId).execute();
+        return 'deleted' as const;
+      });
     },
   };
 }

@@ -139,7 +139,7 @@ export async function accountRoutes(app: FastifyInstance, options: AccountRoutes
       handler: async (request, reply) => {
         const body = requiredFields(await readBody(request), { current_password: parsePassword });
         const account = await requireCurrentPassword(request, body.current_password);
-        const outcome = await accounts.deleteUser(callerOf(request).userId, account.password);
+        const outcome = await accounts.deleteUser(callerOf(request).userId, account.password, now());
         if (outcome !== 'deleted') throw credentialsLost(outcome);
         return reply.code(204).send();
       },

@@ -28,10 +28,23 @@ export function dialectOf(executor: Executor): Dialect {
   return executor.getExecutor().adapter instanceof PostgresAdapter ? 'postgres' : 'sqlite';
 }
 
-/** Runs `work` in a transaction: the executor's own if it is one, else a new one. */
-export function atomically<T>(executor: Executor, work: (trx: Executor) => Promise<T>): Promise<T> {
-  return executor.isTransaction ? work(executor) : executor.transaction().execute(work);
+/**
+ * Runs `work` in a transaction: the executor's own if it is one, else a new one. A new one that
+ * PostgreSQL ends as a deadlock victim is run again: use cases lock users' rows before lists'
+ * rows, but a foreign key's check locks rows of its own, so a rare cycle cannot be ruled out.
+ */
+export async function atomically<T>(executor: Executor, work: (trx: Executor) => Promise<T>): Promise<T> {
+  if (executor.isTransaction) return work(executor);
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await executor.transaction().execute(work);
+    } catch (error) {
+      if (attempt >= 3 || (error as { code?: string }).code !== DEADLOCK_DETECTED) throw error;
+    }
+  }
 }
+
+const DEADLOCK_DETECTED = '40P01';
 
 export interface Database {
   db: Db;

@@ -1,7 +1,7 @@
 import { Busboy } from '@fastify/busboy';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { detail, nonFieldError } from './errors.js';
-import { JsonNumber } from './fields.js';
+import { JsonNumber, pythonTypeName } from './fields.js';
 import { JsonShapeError, parseJson } from './json.js';
 
 export type BodyData = Record<string, unknown>;
@@ -107,16 +107,6 @@ function decodeJson(bytes: Buffer): BodyData {
     throw nonFieldError(`Invalid data. Expected a dictionary, but got ${pythonTypeName(value)}.`);
   }
   return value as BodyData;
-}
-
-/** The original names the Python type of a body that is not an object. */
-function pythonTypeName(value: unknown): string {
-  if (value instanceof JsonNumber) return value.isInteger ? 'int' : 'float';
-  if (Array.isArray(value)) return 'list';
-  if (typeof value === 'string') return 'str';
-  if (typeof value === 'boolean') return 'bool';
-  if (typeof value === 'number') return Number.isInteger(value) ? 'int' : 'float';
-  return typeof value;
 }
 
 const tooManyFields = (what: string) => detail(400, `${what} parse error - more than ${MAX_FORM_FIELDS} fields`);

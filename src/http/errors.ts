@@ -21,6 +21,9 @@ export const detail = (statusCode: number, message: string, headers?: Record<str
 
 export const notFound = () => detail(404, 'Not found.');
 
+/** DRF's words for a visible object the caller may not change. */
+export const forbidden = () => detail(403, 'You do not have permission to perform this action.');
+
 export const unauthorized = (message: string) => detail(401, message, { 'www-authenticate': 'Token' });
 
 export const methodNotAllowed = (method: string, allow: string) =>

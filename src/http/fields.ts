@@ -142,3 +142,37 @@ export function parsePathId(segment: string): number | undefined {
   const id = Number(segment);
   return id >= 1 && Number.isSafeInteger(id) ? id : undefined;
 }
+
+/** The name the original gives the Python type of a value it refuses. */
+export function pythonTypeName(value: unknown): string {
+  if (value instanceof JsonNumber) return value.isInteger ? 'int' : 'float';
+  if (Array.isArray(value)) return 'list';
+  if (typeof value === 'string') return 'str';
+  if (typeof value === 'boolean') return 'bool';
+  if (typeof value === 'number') return Number.isInteger(value) ? 'int' : 'float';
+  if (value !== null && typeof value === 'object') return 'dict';
+  return typeof value;
+}
+
+/**
+ * DRF's PrimaryKeyRelatedField with `allow_null`, before its lookup: an id as a number or its
+ * text, or null (`""` from a form). Ids that cannot exist (0, negative, too large) come back
+ * as -1 so that the lookup finds nothing and says so with the id as sent.
+ */
+export function parseReference(input: unknown): Parsed<{ id: number; sent: string } | null> {
+  if (input === null || input === '') return ok(null);
+  const text =
+    input instanceof JsonNumber && input.isInteger
+      ? input.source
+      : typeof input === 'number' && Number.isInteger(input)
+        ? String(input)
+        : typeof input === 'string' && /^\s*-?\d+\s*$/.test(input)
+          ? input.trim()
+          : undefined;
+  if (text === undefined) return fail(`Incorrect type. Expected pk value, received ${pythonTypeName(input)}.`);
+  const id = /^\d{1,16}$/.test(text) && Number.isSafeInteger(Number(text)) && Number(text) >= 1 ? Number(text) : -1;
+  return ok({ id, sent: text });
+}
+
+/** DRF's message for a reference to nothing the caller may see. */
+export const doesNotExist = (sent: string) => `Invalid pk "${sent}" - object does not exist.`;

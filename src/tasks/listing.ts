@@ -154,10 +154,10 @@ async function cursorPage(
   };
 }
 
-type Link = ((changes: Record<string, string | null>) => string) & { has(name: string): boolean };
+export type Link = ((changes: Record<string, string | null>) => string) & { has(name: string): boolean };
 
 /** Absolute URLs to this list with some query parameters replaced (null removes one). */
-function linkBuilder(request: FastifyRequest): Link {
+export function linkBuilder(request: FastifyRequest): Link {
   const [path, search = ''] = request.url.split('?', 2) as [string, string?];
   const base = `${request.protocol}://${request.host}${path}`;
   const link = (changes: Record<string, string | null>): string => {

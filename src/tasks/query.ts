@@ -16,6 +16,10 @@ export interface TaskFilters {
   hasDueDate?: boolean;
   search?: string;
   updatedSince?: string;
+  /** A list's tasks, or the caller's personal ones. */
+  list?: number | 'personal';
+  /** Tasks assigned to the caller, to nobody, or to the user with this id. */
+  assignee?: number | 'me' | 'none';
 }
 
 export const ORDERING_FIELDS = ['id', 'title', 'due_date', 'completed', 'created_at', 'updated_at'] as const;
@@ -50,8 +54,8 @@ export function parseSince(raw: RawQuery): string {
   return parsed.value;
 }
 
-export function parseTaskQuery(raw: RawQuery): TaskQuery {
-  const errors = new FieldErrorCollector();
+/** Reads query parameters, collecting the errors of those that do not parse. */
+function queryReader(raw: RawQuery, errors: FieldErrorCollector) {
   const param = (name: string) => queryParam(raw, name);
   const read = <T>(name: string, parse: (text: string) => Parsed<T>): T | undefined => {
     const text = param(name);
@@ -61,6 +65,21 @@ export function parseTaskQuery(raw: RawQuery): TaskQuery {
     errors.add(name, parsed.messages);
     return undefined;
   };
+  return { param, read };
+}
+
+/** The pagination parameters alone, as every paginated index reads them. */
+export function parsePaginationQuery(raw: RawQuery): Pagination | undefined {
+  const errors = new FieldErrorCollector();
+  const { param, read } = queryReader(raw, errors);
+  const pagination = parsePagination(param, read);
+  errors.throwIfAny();
+  return pagination;
+}
+
+export function parseTaskQuery(raw: RawQuery): TaskQuery {
+  const errors = new FieldErrorCollector();
+  const { param, read } = queryReader(raw, errors);
 
   const filters: TaskFilters = {
     completed: read('completed', parseBoolean),
@@ -70,6 +89,8 @@ export function parseTaskQuery(raw: RawQuery): TaskQuery {
     hasDueDate: read('has_due_date', parseBoolean),
     search: read('search', parseSearch),
     updatedSince: read('updated_since', parseTimestamp),
+    list: read('list', (text) => idOr(text, ['personal'], 'Enter a list id or "personal".')),
+    assignee: read('assignee', (text) => idOr(text, ['me', 'none'], 'Enter a user id, "me" or "none".')),
   };
   const ordering = read('ordering', parseOrdering) ?? [];
   const pagination = parsePagination(param, read);
@@ -120,6 +141,14 @@ function positiveInteger(text: string): Parsed<number> {
 function nonNegativeInteger(text: string): Parsed<number> {
   if (!/^\d{1,15}$/.test(text.trim())) return { ok: false, messages: [INVALID_INTEGER] };
   return { ok: true, value: Number(text.trim()) };
+}
+
+/** A positive id, or one of the given words. */
+function idOr<W extends string>(text: string, words: W[], message: string): Parsed<number | W> {
+  const trimmed = text.trim();
+  if ((words as string[]).includes(trimmed)) return { ok: true, value: trimmed as W };
+  const parsed = positiveInteger(trimmed);
+  return parsed.ok ? parsed : { ok: false, messages: [message] };
 }
 
 function parseDate(text: string): Parsed<string> {

@@ -1,10 +1,10 @@
 import { sql, type SelectQueryBuilder } from 'kysely';
 import { atomically, dialectOf, type Database, type Dialect, type Executor } from '../db/database.js';
 import type { Tables } from '../db/tables.js';
-import { after, type SortKey } from './ordering.js';
+import { after, sortKeys, type SortKey } from './ordering.js';
 import type { TaskFilters } from './query.js';
 import type { Task } from './schemas.js';
-import { visibleDeletions, visibleTasks, visibleTo, type Scope } from './scope.js';
+import { editableBy, visibleDeletions, visibleParts, visibleTasks, type Scope } from './scope.js';
 import { foldForSearch, foldedColumns } from './search-text.js';
 import type { TaskChanges } from './validate.js';
 
@@ -25,6 +25,8 @@ export const COLUMNS = [
   'owner_id as owner',
   'updated_at',
   'completed_at',
+  'list_id as list',
+  'assignee_id as assignee',
 ] as const;
 
 /** Every column but the description: what a cursor page's links need, small whatever the task. */
@@ -42,6 +44,12 @@ export interface TaskWindow {
   inclusive?: boolean;
 }
 
+/** Where a write puts a task: its list (null: personal) and assignee; omitted: unchanged. */
+export interface Placement {
+  list_id?: number | null;
+  assignee_id?: number | null;
+}
+
 /** SQLite returns booleans as 0/1. */
 export function toTask(row: TaskRow): Task {
   return { ...row, completed: Boolean(row.completed) };
@@ -53,17 +61,38 @@ export function createTasksRepository({ db, dialect, prepare }: Database) {
     visibleTasks(db, { userId: p.userId }).select(COLUMNS).where('id', '=', p.id),
   );
   const firstTasks = prepare((p: { userId: number; limit: number }) =>
-    visibleTasks(db, { userId: p.userId }).select(COLUMNS).orderBy('id').limit(p.limit),
+    windowed({ userId: p.userId }, COLUMNS, {}, sortKeys([]), { limit: p.limit }),
   );
 
-  /** The owner's tasks that pass the filters, in the order of `keys`, within the window. */
-  function windowed<O>(query: TaskQueryBuilder<O>, filters: TaskFilters, keys: SortKey[], window: TaskWindow) {
-    query = filtered(query, filters, dialect);
-    if (window.after) query = query.where(after(keys, window.after, window.inclusive));
-    for (const key of keys) query = query.orderBy(key.expression, key.descending ? 'desc' : 'asc');
+  /** The parts of the caller's view that the filters can match (see visibleParts). */
+  function parts(scope: Scope, filters: TaskFilters) {
+    const { personal, shared } = visibleParts(db, scope);
+    if (filters.list === 'personal') return [personal];
+    if (filters.list !== undefined) return [shared.where('list_id', '=', filters.list)];
+    return [personal, shared];
+  }
+
+  /**
+   * The caller's tasks that pass the filters, in the order of `keys`, within the window: each
+   * part of the view is read in that order up to the window's end, then the parts are merged.
+   */
+  function windowed(scope: Scope, columns: readonly TaskColumn[], filters: TaskFilters, keys: SortKey[], window: TaskWindow) {
+    // Keys are plain columns of the task, so each part keeps them for the merge's ORDER BY.
+    const partColumns = [...new Set([...HEAD_COLUMNS, ...columns])];
+    const partLimit = window.limit === undefined || !window.offset ? window.limit : window.limit + window.offset;
+    const [first, ...rest] = parts(scope, filters).map((part) => {
+      let query = filtered(part.select(partColumns), filters, scope, dialect);
+      if (window.after) query = query.where(after(keys, window.after, window.inclusive));
+      query = ordered(query, keys);
+      if (partLimit !== undefined) query = query.limit(partLimit);
+      // A part of a compound statement may not have its own ORDER BY: it is read as a subquery.
+      return db.selectFrom(query.as('part')).selectAll();
+    });
+    const merged = rest.reduce((union, part) => union.unionAll(part), first!);
+    let query = ordered(db.selectFrom(merged.as('visible')).select(columns.map(outputName) as never[]), keys);
     if (window.limit !== undefined) query = query.limit(window.limit);
     if (window.offset) query = query.offset(window.offset);
-    return query;
+    return query as unknown as SelectQueryBuilder<Tables, 'tasks', TaskRow>;
   }
 
   return {
@@ -82,20 +111,18 @@ export function createTasksRepository({ db, dialect, prepare }: Database) {
      * after a cursor position, one window at a time.
      */
     async search(scope: Scope, filters: TaskFilters, keys: SortKey[], window: TaskWindow = {}): Promise<Task[]> {
-      const query = windowed(visibleTasks(db, scope).select(COLUMNS), filters, keys, window);
-      return (await query.execute()).map(toTask);
+      return (await windowed(scope, COLUMNS, filters, keys, window).execute()).map(toTask);
     },
 
     /** The ids of the tasks search() would return, without reading the tasks themselves. */
     async searchIds(scope: Scope, filters: TaskFilters, keys: SortKey[], window: TaskWindow = {}): Promise<number[]> {
-      const query = windowed(visibleTasks(db, scope).select('id'), filters, keys, window);
-      return (await query.execute()).map((row) => row.id);
+      return (await windowed(scope, ['id'], filters, keys, window).execute()).map((row) => row.id);
     },
 
     /** The tasks search() would return, without their descriptions. */
     async searchHeads(scope: Scope, filters: TaskFilters, keys: SortKey[], window: TaskWindow = {}): Promise<TaskHead[]> {
-      const query = windowed(visibleTasks(db, scope).select(HEAD_COLUMNS), filters, keys, window);
-      return (await query.execute()).map((row) => ({ ...row, completed: Boolean(row.completed) }));
+      const rows = await windowed(scope, HEAD_COLUMNS, filters, keys, window).execute();
+      return rows.map((row) => ({ ...row, completed: Boolean(row.completed) }));
     },
 
     /** The caller's tasks among `ids`, in no particular order; tasks deleted meanwhile are missing. */
@@ -106,22 +133,26 @@ export function createTasksRepository({ db, dialect, prepare }: Database) {
     },
 
     async count(scope: Scope, filters: TaskFilters): Promise<number> {
-      const query = filtered(
-        visibleTasks(db, scope).select((eb) => eb.fn.countAll<number>().as('count')),
-        filters,
-        dialect,
-      );
+      const [first, ...rest] = parts(scope, filters).map((part) => filtered(part.select('id'), filters, scope, dialect));
+      const merged = rest.reduce((union, part) => union.unionAll(part), first!);
+      const query = db.selectFrom(merged.as('visible')).select((eb) => eb.fn.countAll<number>().as('count'));
       return Number((await query.executeTakeFirstOrThrow()).count);
     },
 
-    /** Creates the caller's task; undefined when their account is gone (deleted meanwhile). */
-    async create(executor: Executor, scope: Scope, changes: TaskChanges, now: string): Promise<Task | undefined> {
+    /**
+     * Creates the caller's task, personal or in a list (the caller's role there was checked by
+     * the use case, in its transaction); undefined when their account is gone (deleted meanwhile).
+     */
+    async create(executor: Executor, scope: Scope, changes: TaskChanges, now: string, placement: Placement = {}): Promise<Task | undefined> {
       const completed = changes.completed ?? false;
       const title = changes.title!;
       const description = changes.description ?? '';
       const row = await executor
         .insertInto('tasks')
-        .columns(['owner_id', 'title', 'description', 'due_date', 'completed', 'created_at', 'updated_at', 'completed_at', 'title_folded', 'description_folded'])
+        .columns([
+          'owner_id', 'title', 'description', 'due_date', 'completed', 'created_at', 'updated_at', 'completed_at',
+          'title_folded', 'description_folded', 'list_id', 'assignee_id',
+        ])
         .expression(
           // Selected from the owner's row, locked against deletion: a task whose owner is being
           // deleted is not created, instead of failing the foreign key (a 500 on PostgreSQL).
@@ -136,6 +167,8 @@ export function createTasksRepository({ db, dialect, prepare }: Database) {
             eb.val(completed ? now : null).as('completed_at'),
             eb.val(foldForSearch(title)).as('title_folded'),
             eb.val(foldForSearch(description)).as('description_folded'),
+            eb.val(placement.list_id ?? null).as('list_id'),
+            eb.val(placement.assignee_id ?? null).as('assignee_id'),
           ]),
         )
         .returning(COLUMNS)
@@ -144,14 +177,15 @@ export function createTasksRepository({ db, dialect, prepare }: Database) {
     },
 
     /**
-     * Applies the changes; undefined when the caller sees no such task, or (with `expectedVersion`)
-     * when it was changed since that version was read: the check and the write are one statement.
+     * Applies the changes; undefined when the caller may not change such a task, or (with
+     * `expectedVersion`) when it was changed since that version was read: the check and the
+     * write are one statement. A move to another list is checked by the use case (writes.ts).
      */
     async update(
       executor: Executor,
       scope: Scope,
       id: number,
-      changes: TaskChanges,
+      changes: TaskChanges & Placement,
       now: string,
       expectedVersion?: string,
     ): Promise<Task | undefined> {
@@ -165,7 +199,7 @@ export function createTasksRepository({ db, dialect, prepare }: Database) {
       const row = await executor
         .updateTable('tasks')
         .set({ ...changes, ...foldedColumns(changes), ...completedAt, updated_at: now })
-        .where(visibleTo(scope))
+        .where(editableBy(scope))
         .where('id', '=', id)
         .$if(expectedVersion !== undefined, (query) => query.where('updated_at', '=', expectedVersion!))
         .returning(COLUMNS)
@@ -174,8 +208,9 @@ export function createTasksRepository({ db, dialect, prepare }: Database) {
     },
 
     /**
-     * Deletes the task and leaves a tombstone for incremental sync, in one transaction; false
-     * when the caller sees no such task (or, with `expectedVersion`, it changed since).
+     * Deletes the task and leaves a deletion record for everyone who saw it (its owner, or each
+     * member of its list), in one transaction; false when the caller may not delete such a task
+     * (or, with `expectedVersion`, it changed since).
      */
     async remove(executor: Executor, scope: Scope, id: number, now: string, expectedVersion?: string): Promise<boolean> {
       return atomically(executor, async (trx) => {
@@ -186,21 +221,23 @@ export function createTasksRepository({ db, dialect, prepare }: Database) {
         if (dialect === 'postgres' && (await ownerRow(trx, scope.userId).select('id').executeTakeFirst()) === undefined) return false;
         const deleted = await trx
           .deleteFrom('tasks')
-          .where(visibleTo(scope))
+          .where(editableBy(scope))
           .where('id', '=', id)
           .$if(expectedVersion !== undefined, (query) => query.where('updated_at', '=', expectedVersion!))
+          .returning(['owner_id', 'list_id'])
           .executeTakeFirst();
-        if (Number(deleted.numDeletedRows) === 0) return false;
-        await trx.insertInto('deleted_tasks').values({ task_id: id, owner_id: scope.userId, deleted_at: now }).execute();
+        if (deleted === undefined) return false;
+        await recordDeparture(trx, id, deleted.list_id === null ? [deleted.owner_id] : membersOf(trx, deleted.list_id), now);
         return true;
       });
     },
 
-    /** Ids of the caller's tasks deleted at or after `since`, oldest first. */
+    /** Ids of tasks that left the caller's view at or after `since`, each once, oldest first. */
     deletedSince(scope: Scope, since: string): Promise<{ id: number; deleted_at: string }[]> {
       return visibleDeletions(db, scope)
-        .select(['task_id as id', 'deleted_at'])
+        .select((eb) => ['task_id as id', eb.fn.max('deleted_at').as('deleted_at')])
         .where('deleted_at', '>=', since)
+        .groupBy('task_id')
         .orderBy('deleted_at')
         .orderBy('task_id')
         .execute();
@@ -226,10 +263,57 @@ function ownerRow(executor: Executor, ownerId: number) {
     .$if(dialectOf(executor) === 'postgres', (query) => query.forKeyShare());
 }
 
+/**
+ * Records that tasks left the view of users (deleted, moved away, or in a list they left or
+ * that was deleted): what `/api/tasks/deleted/` and sync report. Either side may be a subquery;
+ * one task is given by its id, as it may already be deleted.
+ */
+export async function recordDeparture(
+  executor: Executor,
+  tasks: number | SelectQueryBuilder<Tables, 'tasks', { id: number }>,
+  users: number[] | SelectQueryBuilder<Tables, 'list_members', { user_id: number }>,
+  now: string,
+): Promise<void> {
+  if (Array.isArray(users) && users.length === 0) return;
+  await executor
+    .insertInto('deleted_tasks')
+    .columns(['task_id', 'owner_id', 'deleted_at'])
+    .expression((eb) => {
+      const recipients = (
+        Array.isArray(users) ? eb.selectFrom('users').select('users.id as user_id').where('users.id', 'in', users) : users
+      ).as('recipient');
+      if (typeof tasks === 'number') {
+        return eb.selectFrom(recipients).select((inner) => [inner.val(tasks).as('task_id'), 'recipient.user_id', inner.val(now).as('deleted_at')]);
+      }
+      return eb
+        .selectFrom(recipients)
+        .innerJoin(tasks.as('departed'), (join) => join.onTrue())
+        .select((inner) => ['departed.id', 'recipient.user_id', inner.val(now).as('deleted_at')]);
+    })
+    .execute();
+}
+
+/** The members of a list, as a subquery. */
+export function membersOf(executor: Executor, listId: number) {
+  return executor.selectFrom('list_members').select('list_members.user_id').where('list_members.list_id', '=', listId);
+}
+
+type TaskColumn = (typeof COLUMNS)[number];
+
+/** The name a selected column has in the result (`owner_id as owner` is `owner`). */
+const outputName = (column: TaskColumn) => column.split(' as ').at(-1)!;
+
+function ordered<Q extends { orderBy: (expression: never, direction: 'asc' | 'desc') => Q }>(query: Q, keys: SortKey[]): Q {
+  for (const key of keys) query = query.orderBy(key.expression as never, key.descending ? 'desc' : 'asc');
+  return query;
+}
+
 type TaskQueryBuilder<O> = SelectQueryBuilder<Tables, 'tasks', O>;
 
-function filtered<O>(query: TaskQueryBuilder<O>, filters: TaskFilters, dialect: Dialect): TaskQueryBuilder<O> {
+function filtered<O>(query: TaskQueryBuilder<O>, filters: TaskFilters, scope: Scope, dialect: Dialect): TaskQueryBuilder<O> {
   const today = new Date().toISOString().slice(0, 10);
+  if (filters.assignee === 'none') query = query.where('assignee_id', 'is', null);
+  else if (filters.assignee !== undefined) query = query.where('assignee_id', '=', filters.assignee === 'me' ? scope.userId : filters.assignee);
   if (filters.completed !== undefined) query = query.where('completed', '=', filters.completed);
   if (filters.dueBefore !== undefined) query = query.where('due_date', '<', filters.dueBefore);
   if (filters.dueAfter !== undefined) query = query.where('due_date', '>', filters.dueAfter);
@@ -250,6 +334,19 @@ function filtered<O>(query: TaskQueryBuilder<O>, filters: TaskFilters, dialect: 
     const contains = sql.raw(dialect === 'postgres' ? 'strpos' : 'instr');
     query = query.where(sql<boolean>`(${contains}(title_folded, ${term}) > 0 or ${contains}(description_folded, ${term}) > 0)`);
   }
-  if (filters.updatedSince !== undefined) query = query.where('updated_at', '>=', filters.updatedSince);
+  if (filters.updatedSince !== undefined) {
+    const since = filters.updatedSince;
+    // A list the caller joined since then brings its tasks into their view, changed or not.
+    query = query.where((eb) =>
+      eb.or([
+        eb('updated_at', '>=', since),
+        eb(
+          'list_id',
+          'in',
+          eb.selectFrom('list_members').select('list_members.list_id').where('list_members.user_id', '=', scope.userId).where('list_members.joined_at', '>=', since),
+        ),
+      ]),
+    );
+  }
   return query;
 }

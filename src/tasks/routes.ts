@@ -5,7 +5,7 @@ import { now, timestampOf } from '../db/clock.js';
 import type { Database } from '../db/database.js';
 import { readBody } from '../http/body.js';
 import { conditionMatches, registerEtags } from '../http/conditional.js';
-import { detail, notFound } from '../http/errors.js';
+import { detail, forbidden, notFound } from '../http/errors.js';
 import { parsePathId } from '../http/fields.js';
 import { completeResource } from '../http/methods.js';
 import { MemoryBudget } from '../http/memory-budget.js';
@@ -16,7 +16,9 @@ import type { Scope } from './scope.js';
 import * as schemas from './schemas.js';
 import type { Task } from './schemas.js';
 import { streamTasks } from './stream.js';
-import { parseTaskChanges, type WriteMode } from './validate.js';
+import { hasRole, roleIn } from '../lists/repository.js';
+import type { WriteMode } from './validate.js';
+import { saveTask } from './writes.js';
 
 export interface TaskRoutesOptions {
   database: Database;
@@ -50,8 +52,9 @@ export const scopeOf = (request: FastifyRequest): Scope => ({ userId: request.ca
 /**
  * The order of outcomes is the original's, and each step is a hook of the request lifecycle,
  * declared on the route: authentication (onRequest: 401), the method (a route of its own: 405),
- * then, before the body is parsed, the task as the caller sees it (404) and the If-Match
- * precondition (412); the handler decodes the body last (400/415). A reply therefore never
+ * then, before the body is parsed, the task as the caller sees it (404), the role a write needs
+ * in the task's list (403) and the If-Match precondition (412); the handler decodes the body
+ * last (403 for a move into a list the caller may not write, then 400/415). A reply therefore never
  * reveals that another user's task exists, whatever was sent to it.
  */
 export async function taskRoutes(app: FastifyInstance, options: TaskRoutesOptions): Promise<void> {
@@ -80,10 +83,16 @@ export async function taskRoutes(app: FastifyInstance, options: TaskRoutesOption
     request.expectedVersion = request.task!.updated_at;
   }
 
+  /** preParsing: a list's task is written by its editors and owners only (403 for a viewer). */
+  async function requireEditor(request: FastifyRequest): Promise<void> {
+    const { list } = request.task!;
+    if (list !== null && !hasRole(await roleIn(database.db, scopeOf(request), list), 'editor')) throw forbidden();
+  }
+
   async function write(request: FastifyRequest, reply: FastifyReply, mode: WriteMode): Promise<Task> {
-    const changes = parseTaskChanges(await readBody(request), mode);
     const version = request.expectedVersion;
-    const updated = await tasks.update(database.db, scopeOf(request), request.task!.id, changes, now(), version);
+    const body = await readBody(request);
+    const updated = await saveTask(database.db, tasks, { scope: scopeOf(request), body, mode, now: now(), current: request.task!, expectedVersion: version });
     if (updated === undefined) throw version === undefined ? notFound() : changedMeanwhile();
     reply.header('etag', taskTag(updated));
     return updated;
@@ -129,8 +138,8 @@ export async function taskRoutes(app: FastifyInstance, options: TaskRoutesOption
   app.post('/api/tasks/', {
     schema: { ...common, summary: 'Create a task', body: schemas.TaskBody, response: { 201: schemas.Task } },
     handler: async (request, reply) => {
-      const changes = parseTaskChanges(await readBody(request), 'create');
-      const task = await tasks.create(database.db, scopeOf(request), changes, now());
+      const body = await readBody(request);
+      const task = await saveTask(database.db, tasks, { scope: scopeOf(request), body, mode: 'create', now: now() });
       if (task === undefined) throw accountGone();
       return reply.code(201).header('etag', taskTag(task)).send(task);
     },
@@ -166,7 +175,7 @@ export async function taskRoutes(app: FastifyInstance, options: TaskRoutesOption
 
   const detailSchema = { ...common, params: schemas.TaskIdParams };
   const readsTask = { preParsing: [loadVisibleTask] };
-  const writesTask = { preParsing: [loadVisibleTask, checkIfMatch] };
+  const writesTask = { preParsing: [loadVisibleTask, requireEditor, checkIfMatch] };
 
   app.get('/api/tasks/:id/', {
     schema: { ...detailSchema, summary: 'One task', response: { 200: schemas.Task } },

@@ -10,6 +10,8 @@ const Timestamp = Type.String({ format: 'date-time', examples: ['2026-11-24T03:1
 const NullableString = (options: { format: string; description?: string }) =>
   Type.Unsafe<string | null>({ type: ['string', 'null'], ...options });
 
+const NullableInteger = (options: { description: string }) => Type.Unsafe<number | null>({ type: ['integer', 'null'], ...options });
+
 /** The task as served; the response schema is an allow-list, so nothing else leaves the server. */
 export const Task = Type.Object({
   id: Type.Integer(),
@@ -21,6 +23,8 @@ export const Task = Type.Object({
   owner: Type.Integer({ description: "The owner's user id." }),
   updated_at: Timestamp,
   completed_at: NullableString({ format: 'date-time', description: 'When the task last became completed.' }),
+  list: NullableInteger({ description: "The id of the task's list; null for a personal task, seen by its owner only." }),
+  assignee: NullableInteger({ description: "The user id of the member of the task's list it is assigned to, or null." }),
 });
 export type Task = Static<typeof Task>;
 
@@ -44,6 +48,8 @@ export const TaskBody = Type.Object({
   description: Type.Optional(Type.String()),
   due_date: Type.Optional(Type.Union([Type.String({ format: 'date' }), Type.Null()])),
   completed: Type.Optional(Type.Boolean()),
+  list: Type.Optional(NullableInteger({ description: 'Move the task to this list (editor role there), or to personal (null, its owner only).' })),
+  assignee: Type.Optional(NullableInteger({ description: "A member of the task's list, or null." })),
 });
 
 export const TaskPatchBody = Type.Partial(TaskBody);

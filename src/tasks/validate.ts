@@ -34,6 +34,13 @@ const FIELDS: { [K in keyof TaskChanges]-?: (value: unknown) => Parsed<TaskChang
 /** Validates every field at once and throws the original's field errors. */
 export function parseTaskChanges(body: BodyData, mode: WriteMode): TaskChanges {
   const errors = new FieldErrorCollector();
+  const changes = collectTaskChanges(body, mode, errors);
+  errors.throwIfAny();
+  return changes;
+}
+
+/** The task's own fields from the body; their errors are added to `errors`. */
+export function collectTaskChanges(body: BodyData, mode: WriteMode, errors: FieldErrorCollector): TaskChanges {
   const changes: Record<string, unknown> = {};
   for (const [name, parse] of Object.entries(FIELDS)) {
     const value = body[name];
@@ -45,6 +52,5 @@ export function parseTaskChanges(body: BodyData, mode: WriteMode): TaskChanges {
     if (parsed.ok) changes[name] = parsed.value;
     else errors.add(name, parsed.messages);
   }
-  errors.throwIfAny();
   return changes as TaskChanges;
 }

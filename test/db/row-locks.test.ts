@@ -95,7 +95,7 @@ describe('[postgres] statements racing a security change held open', { skip: TES
     const first = (await tasks.create(database.db, { userId: userId }, { title: 'first' }, now()))!;
     const lock = await holdLock(blocker, 'select id from tasks where id = $1 for update', [first.id]);
 
-    const deletion = accounts.deleteUser(userId, 'stored-hash');
+    const deletion = accounts.deleteUser(userId, 'stored-hash', now());
     await untilWaiting(database, lock.pid, 1, deletion);
     const creation = tasks.create(database.db, { userId: userId }, { title: 'too late' }, now());
     await untilWaiting(database, lock.pid, 2, creation);
@@ -114,7 +114,7 @@ describe('[postgres] statements racing a security change held open', { skip: TES
     // The deletion's cascade stops at the first task, before it reaches the second.
     const lock = await holdLock(blocker, 'select id from tasks where id = $1 for update', [first.id]);
 
-    const deletion = accounts.deleteUser(userId, 'stored-hash');
+    const deletion = accounts.deleteUser(userId, 'stored-hash', now());
     await untilWaiting(database, lock.pid, 1, deletion);
     const removal = tasks.remove(database.db, { userId: userId }, second.id, now());
     await untilWaiting(database, lock.pid, 2, removal);

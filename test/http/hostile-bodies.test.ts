@@ -172,7 +172,14 @@ const HOSTILE_BODIES: HostileBody[] = [
 
 /** Everything a refused request must leave as it was. */
 async function snapshot({ database }: TestApp, user: TestUser) {
-  return { user: await storedUser(database, user.id), users: await countRows(database, 'users'), tasks: await storedTasks(database), sessions: await countRows(database, 'auth_tokens') };
+  return {
+    user: await storedUser(database, user.id),
+    users: await countRows(database, 'users'),
+    tasks: await storedTasks(database),
+    sessions: await countRows(database, 'auth_tokens'),
+    lists: await database.db.selectFrom('lists').selectAll().orderBy('id').execute(),
+    members: await database.db.selectFrom('list_members').selectAll().orderBy('list_id').orderBy('user_id').execute(),
+  };
 }
 
 function assertDetail(response: LightMyRequestResponse, statusCode: number, detail: RegExp, what: string) {
@@ -187,23 +194,30 @@ describe(`[${dialectName}] hostile bodies on every route that reads a body`, () 
   const testApp = sharedFixture(async ({ app }) => {
     const alice = await createUser(app);
     const task = await createTask(app, alice, { title: 'Untouched', description: 'As created' });
-    return { alice, taskId: task.id as number };
+    const list = await app.inject({ method: 'POST', url: '/api/lists/', headers: alice.auth, payload: { name: 'Untouched' } });
+    return { alice, taskId: task.id as number, listId: list.json().id as number };
   });
   let routes: { method: string; url: string }[] = [];
 
   before(async () => {
-    const { app, taskId } = testApp();
+    const { app, taskId, listId, alice } = testApp();
     // Every operation the API documents with a request body: a route added later is covered too.
     const document = (await app.inject({ method: 'GET', url: '/api/docs/json' })).json();
     routes = Object.entries<Record<string, { requestBody?: unknown }>>(document.paths).flatMap(([path, operations]) =>
       Object.entries(operations)
         .filter(([, operation]) => operation.requestBody !== undefined)
-        .map(([method, operation]) => ({ method: method.toUpperCase(), url: path.replace('{id}', String(taskId)), operation })),
+        .map(([method, operation]) => ({
+          method: method.toUpperCase(),
+          url: path
+            .replace('{id}', String(path.startsWith('/api/lists/') ? listId : taskId))
+            .replace('{user_id}', String(alice.id)),
+          operation,
+        })),
     );
   });
 
-  test('when the routes that read a body are listed from the API document, then they are the eight known ones', () => {
-    const { taskId } = testApp();
+  test('when the routes that read a body are listed from the API document, then they are the thirteen known ones', () => {
+    const { taskId, listId, alice } = testApp();
     assert.deepEqual(
       routes.map(({ method, url }) => `${method} ${url}`).sort(),
       [
@@ -215,6 +229,11 @@ describe(`[${dialectName}] hostile bodies on every route that reads a body`, () 
         'POST /api/tasks/',
         'POST /api/user/password/',
         `PUT /api/tasks/${taskId}/`,
+        'POST /api/lists/',
+        `PUT /api/lists/${listId}/`,
+        `PATCH /api/lists/${listId}/`,
+        `POST /api/lists/${listId}/members/`,
+        `PATCH /api/lists/${listId}/members/${alice.id}/`,
       ].sort(),
     );
   });

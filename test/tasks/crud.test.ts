@@ -86,6 +86,8 @@ describe(`[${dialectName}] tasks of one user`, () => {
       owner: alice.id,
       updated_at: task.created_at,
       completed_at: null,
+      list: null,
+      assignee: null,
     });
     const row = await rowOf(task.id);
     assert.equal(row?.title, 'Only a title');
@@ -111,6 +113,8 @@ describe(`[${dialectName}] tasks of one user`, () => {
       owner: alice.id,
       updated_at: task.created_at,
       completed_at: task.created_at,
+      list: null,
+      assignee: null,
     });
   });
 
