@@ -64,7 +64,29 @@ export async function buildApp({ config, database, redis, throttleNamespace }: A
     await app.register(swagger, {
       openapi: {
         openapi: '3.1.0',
-        info: { title: 'Task Tracker API', version: '1.0.0', description: 'Personal task lists with secure accounts.' },
+        info: { title: 'Task Tracker API', version: '1.0.0', description: 'Personal and shared task lists with secure accounts.' },
+        tags: [
+          { name: 'accounts', description: 'Registration, login, sessions and the current account.' },
+          {
+            name: 'tasks',
+            description:
+              "The caller's personal tasks and the tasks of every list they belong to. A list's tasks are read by every " +
+              'member and written by its editors and owners. `list` moves a task: between lists with the editor role in ' +
+              "both; into a list by a personal task's owner; back to personal (`null`) by the task's owner only. A move " +
+              "clears the assignee; an assignee must be a member of the task's list. Whenever a task leaves a user's view " +
+              '(deleted, moved away, its list deleted, left or removed from) the deleted feed and sync report it to them.',
+          },
+          {
+            name: 'lists',
+            description:
+              'Shared lists. Roles: viewer (reads the list, its members and tasks), editor (also writes its tasks), owner ' +
+              '(also renames or deletes the list and manages members). Non-members get 404 for everything about a list; ' +
+              'members lacking the role get 403. Order of outcomes: 401, 405, 404, 403, 412, 400. A list keeps at least ' +
+              'one owner. A member who leaves or is removed is unassigned; tasks they created stay. Deleting a list ' +
+              "deletes its tasks. Deleting an account hands each list it alone owned to the longest-standing member " +
+              '(or deletes it if nobody else is in it), and its tasks in lists that live on pass to a list owner.',
+          },
+        ],
         components: {
           securitySchemes: {
             token: { type: 'apiKey', in: 'header', name: 'Authorization', description: 'Token <key> (or Bearer <key>)' },

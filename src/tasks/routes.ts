@@ -101,12 +101,13 @@ export async function taskRoutes(app: FastifyInstance, options: TaskRoutesOption
   app.get('/api/tasks/', {
     schema: {
       ...common,
-      summary: "The caller's tasks",
+      summary: "The caller's personal tasks and the tasks of their lists",
       description:
         'A plain array, ascending by id, unless a pagination parameter is given: `page`/`page_size` or ' +
         '`limit`/`offset` return `{count, next, previous, results}`; `cursor` (empty for the first page) ' +
         'returns `{next, previous, results}`. Filters: completed, due_before, due_after, overdue, ' +
-        'has_due_date, search, updated_since. `ordering`: comma-separated fields, `-` for descending.',
+        'has_due_date, search, updated_since (also the tasks of lists joined since), `list=<id>|personal`, ' +
+        '`assignee=me|none|<user id>`. `ordering`: comma-separated fields, `-` for descending.',
       response: { 200: schemas.TaskList },
     },
     handler: async (request, reply) => {
