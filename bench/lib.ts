@@ -64,10 +64,10 @@ export interface Service {
 }
 
 /** Starts `node <args>` with PORT set, and resolves once it answers HTTP. */
-export async function startService(name: string, args: string[], env: Record<string, string>): Promise<Service> {
+export async function startService(name: string, args: string[], env: Record<string, string>, cwd = ROOT): Promise<Service> {
   const port = await freePort();
   const child = spawn(process.execPath, args, {
-    cwd: ROOT,
+    cwd,
     env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1' },
     stdio: ['ignore', 'inherit', 'pipe'],
   });
@@ -119,9 +119,9 @@ function freePort(): Promise<number> {
 }
 
 /** Compiles src/ to dist/, as `npm run build` does for production. */
-export function build(): void {
+export function build(root = ROOT): void {
   const result = spawnSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], {
-    cwd: ROOT,
+    cwd: root,
     stdio: 'inherit',
   });
   if (result.status !== 0) throw new Error('the build failed');
@@ -140,16 +140,16 @@ export function serverNodeFlags(): string[] {
   return flags;
 }
 
-/** The production server from dist/, on the given database. */
-export function startApi(databaseUrl: string, extraEnv: Record<string, string> = {}): Promise<Service> {
-  return startService('the API server', [...serverNodeFlags(), 'dist/server.js'], {
+/** The production server from dist/ (of this checkout, or of `root`), on the given database. */
+export function startApi(databaseUrl: string, extraEnv: Record<string, string> = {}, root = ROOT): Promise<Service> {
+  return startService(root === ROOT ? 'the API server' : `the API server of ${root}`, [...serverNodeFlags(), 'dist/server.js'], {
     DATABASE_URL: databaseUrl,
     LOG_LEVEL: 'warn',
     MIGRATE_ON_START: 'true',
     // One registration and (in the login benchmark) many logins come from one address.
     THROTTLE_REGISTER_ADDRESS: '1000000/60',
     ...extraEnv,
-  });
+  }, root);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -30,16 +30,28 @@ const TASKS = 20;
 const NEW_TASK = { title: 'Write the quarterly report', description: 'Numbers from the three teams.', due_date: '2030-01-15' };
 const CHANGE = { title: 'Write the yearly report', completed: true };
 
+/**
+ * BENCH_BASELINE=<folder>: another checkout of the project (say, `git worktree add /tmp/base
+ * main`, with its dependencies installed), built and run beside this one on a database of its
+ * own, each round measuring this build, that build and the bare server one after another.
+ */
+const baselineRoot = process.env.BENCH_BASELINE;
+
 async function main(): Promise<void> {
   console.log('Building dist/ ...');
   build();
+  if (baselineRoot) build(baselineRoot);
   const database = await createBenchDatabase();
+  const baselineDatabase = baselineRoot ? await createBenchDatabase() : undefined;
   const services: Service[] = [];
   const cannedFile = join(tmpdir(), `task-tracker-bare-responses-${process.pid}.json`);
   try {
     const api = await startApi(database.url);
     services.push(api);
     const { targets, canned } = await seed(api.url);
+    const baseline = baselineDatabase && (await startApi(baselineDatabase.url, {}, baselineRoot));
+    if (baseline) services.push(baseline);
+    const baselineTargets = baseline && new Map((await seed(baseline.url)).targets);
 
     writeFileSync(cannedFile, JSON.stringify(canned));
     const bare = await startService('the bare server', ['bench/bare-server.ts', cannedFile], {});
@@ -57,14 +69,21 @@ async function main(): Promise<void> {
       process.stdout.write(`${name}:`);
       const ours: Figures[] = [];
       const reference: Figures[] = [];
-      // Alternating the two servers spreads the machine's drifts over both.
+      const before: Figures[] = [];
+      // Alternating the servers spreads the machine's drifts over all of them.
       for (let round = 0; round < settings.rounds; round += 1) {
         ours.push(await measure(api, target));
+        if (baseline) before.push(await measure(baseline, baselineTargets!.get(name)!));
         reference.push(await measure(bare, target));
-        process.stdout.write(` ${whole(ours.at(-1)!.rps)}/${whole(reference.at(-1)!.rps)}`);
+        const beforeRps = baseline ? `/${whole(before.at(-1)!.rps)}` : '';
+        process.stdout.write(` ${whole(ours.at(-1)!.rps)}${beforeRps}/${whole(reference.at(-1)!.rps)}`);
       }
-      console.log(' req/s (ours/bare)');
-      console.log(`  CPU µs per response (ours/bare): ${ours.map((run, index) => `${cpu(run)}/${cpu(reference[index]!)}`).join(' ')}`);
+      console.log(baseline ? ' req/s (ours/baseline/bare)' : ' req/s (ours/bare)');
+      const cpuOf = (index: number) => `${cpu(ours[index]!)}${baseline ? `/${cpu(before[index]!)}` : ''}/${cpu(reference[index]!)}`;
+      console.log(`  CPU µs per response (ours${baseline ? '/baseline' : ''}/bare): ${ours.map((_run, index) => cpuOf(index)).join(' ')}`);
+      if (baseline) {
+        console.log(`  baseline: median ${whole(medianRun(before).rps)} req/s, p99 ${fixed(medianRun(before).p99)} ms, CPU ${medianCpu(before)} µs per response`);
+      }
       const [median, bareMedian] = [medianRun(ours), medianRun(reference)];
       warnOnFailures(name, ours, reference);
       rows.push([
@@ -90,6 +109,7 @@ async function main(): Promise<void> {
   } finally {
     for (const service of services.reverse()) await service.stop();
     await database.drop();
+    await baselineDatabase?.drop();
     rmSync(cannedFile, { force: true });
   }
 }
