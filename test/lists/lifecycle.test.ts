@@ -18,6 +18,7 @@ import {
   memberRows,
   moment,
   NOT_FOUND,
+  removeMember,
   rolesIn,
   send,
   setJoinedAt,
@@ -178,6 +179,22 @@ describe(`[${dialectName}] leaving a list and being removed from it`, () => {
     assert.equal(after.get(tasks.aliceForBob.id)!.assignee_id, byId(before).get(tasks.aliceForBob.id)!.assignee_id);
     const again = await send(app, carol, 'GET', `/api/lists/${list.id}/`);
     assert.deepEqual([again.statusCode, again.json()], [404, NOT_FOUND]);
+    await assertIntegrity(database);
+  });
+
+  test('when a member is removed, added back and removed again, then the tasks are reported only while out of view, and each once', async (t) => {
+    const { app, database } = await buildTestApp(t);
+    const { alice, carol, list, tasks } = await groceries(app);
+    const listTaskIds = ascending(Object.values(tasks).map((task) => task.id));
+    const since = await moment();
+
+    await removeMember(app, alice, list.id, carol);
+    await addMember(app, alice, list.id, carol, 'editor');
+    assert.deepEqual(await deletedFeed(app, carol, since), [], 'visible again, so not reported');
+    assert.deepEqual(await visibleIds(app, carol), listTaskIds);
+
+    await removeMember(app, alice, list.id, carol);
+    assert.deepEqual(await deletedFeed(app, carol, since), listTaskIds);
     await assertIntegrity(database);
   });
 
@@ -474,6 +491,29 @@ describe(`[${dialectName}] deleting an account`, () => {
     }
     const reply = await send(app, alice, 'GET', `/api/lists/${list.id}/`);
     assert.equal(reply.json().member_count, 2);
+    await assertIntegrity(database);
+  });
+
+  test('when a former member whose tasks stayed in a list deletes their account, then those tasks pass to the earliest-joined owner of the list', async (t) => {
+    const { app, database } = await buildTestApp(t);
+    const { alice, bob, carol, list, tasks } = await groceries(app);
+    const dave = await createUser(app);
+    await addMember(app, alice, list.id, dave, 'owner');
+    await removeMember(app, bob, list.id, bob);
+    const before = byId(await taskRows(database));
+    assert.equal(before.get(tasks.bobUnassigned.id)!.owner_id, bob.id, 'his tasks stayed with him as owner');
+
+    await deleteAccount(app, bob);
+
+    const after = byId(await taskRows(database));
+    for (const task of [tasks.bobForBob, tasks.bobForCarol, tasks.bobUnassigned]) {
+      const row = after.get(task.id)!;
+      assert.deepEqual([row.list_id, row.owner_id], [list.id, alice.id], `task ${task.id}`);
+    }
+    assert.equal(after.get(tasks.bobForCarol.id)!.assignee_id, carol.id);
+    assert.equal(after.get(tasks.aliceForAlice.id)!.owner_id, alice.id);
+    assert.deepEqual(await rolesIn(database, list.id), { [alice.id]: 'owner', [carol.id]: 'viewer', [dave.id]: 'owner' });
+    assert.deepEqual(await visibleIds(app, carol), ascending(Object.values(tasks).map((task) => task.id)));
     await assertIntegrity(database);
   });
 
