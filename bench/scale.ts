@@ -291,8 +291,10 @@ async function queryPlans(databaseUrl: string, layout: Layout): Promise<string> 
       const raw = Object.fromEntries(new URLSearchParams(query));
       const request = { url: `/api/tasks/?${query}`, protocol: 'http', host: 'localhost' } as FastifyRequest;
       await listTasks(request, tasks, { userId }, parseTaskQuery(raw));
-      for (const compiled of recorder.take()) {
-        statements.push([`${name} (${userId === user ? 'user' : 'member'} ${userId}): ${/count\(\*\)/.test(compiled.sql) ? 'count' : 'rows'}`, compiled]);
+      // The count and the rows run at once (they may end in either order): the count first.
+      const isCount = (query: CompiledQuery) => /count\(\*\)/.test(query.sql);
+      for (const compiled of recorder.take().sort((a, b) => Number(isCount(b)) - Number(isCount(a)))) {
+        statements.push([`${name} (${userId === user ? 'user' : 'member'} ${userId}): ${isCount(compiled) ? 'count' : 'rows'}`, compiled]);
       }
     }
     // The create's INSERT as the repository builds it, recorded in a transaction that is rolled back.

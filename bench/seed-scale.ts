@@ -47,9 +47,9 @@ const DAY_MS = 86_400_000;
  * (a multiple of 10), every list has 10 members and `listTasks` tasks:
  *
  * - users 1..L/2 (`members`) are each in 5 lists: user a (0-based) is at position j (0..4) of
- *   list (2a + j*L/5) mod L (0-based), so each even-numbered list has 5 of them;
- * - users users+1 .. users+7.5L fill the other places (positions 5..9 of the even-numbered
- *   lists, all 10 of the odd-numbered ones), one list each;
+ *   list (2a + j*L/5) mod L (0-based), so each list of even index (odd id) has 5 of them;
+ * - users users+1 .. users+7.5L fill the other places (positions 5..9 of the lists of even
+ *   index, all 10 of those of odd index), one list each;
  * - users L/2+1 .. `users` (personal tasks, no list) and users+7.5L+1 .. users+9L (no tasks, no
  *   list) are in none: 9L users are added in all, so 1,000 lists bring 10,000 users.
  *
