@@ -4,6 +4,7 @@ import SQLite from 'better-sqlite3';
 import {
   CompiledQuery,
   Kysely,
+  sql,
   PostgresAdapter,
   PostgresDialect,
   SqliteDialect,
@@ -35,9 +36,16 @@ export function dialectOf(executor: Executor): Dialect {
  */
 export async function atomically<T>(executor: Executor, work: (trx: Executor) => Promise<T>): Promise<T> {
   if (executor.isTransaction) return work(executor);
+  const sqlite = dialectOf(executor) === 'sqlite';
   for (let attempt = 1; ; attempt += 1) {
     try {
-      return await executor.transaction().execute(work);
+      return await executor.transaction().execute(async (trx) => {
+        // SQLite: a transaction that reads first is refused the write lock, without waiting,
+        // when another process wrote meanwhile. Writing first (a row rewritten with its own
+        // value) takes the lock at once, waiting its turn instead.
+        if (sqlite) await sql`update sync_state set id = id where id = 1`.execute(trx);
+        return work(trx);
+      });
     } catch (error) {
       if (attempt >= 3 || (error as { code?: string }).code !== DEADLOCK_DETECTED) throw error;
     }

@@ -86,10 +86,10 @@ export async function createList(
   scope: Scope,
   fields: { name: string; description: string },
   now: string,
-): Promise<List | 'full'> {
+): Promise<List | 'full' | 'gone'> {
   return atomically(executor, async (trx) => {
     // Serializes the user's new memberships, so parallel requests cannot pass the limit.
-    await lockUser(trx, scope.userId);
+    if (!(await lockUser(trx, scope.userId))) return 'gone';
     if ((await countLists(trx, scope)) >= MAX_LISTS_PER_USER) return 'full';
     const { id } = await trx
       .insertInto('lists')
@@ -101,17 +101,39 @@ export async function createList(
   });
 }
 
-export async function updateList(executor: Executor, id: number, changes: { name?: string; description?: string }, now: string): Promise<void> {
-  await executor.updateTable('lists').set({ ...changes, updated_at: now }).where('id', '=', id).execute();
+/**
+ * What a change to a list or its members came to. The caller's role is checked again once the
+ * list is locked (the routes checked it for the order of outcomes, before the body was read):
+ * a demotion or removal that committed meanwhile cannot be undone by a request already in flight.
+ */
+export type Outcome = 'done' | 'missing' | 'forbidden' | 'last owner';
+
+/** Locks the list, then checks that the caller is still a member with at least `role`. */
+async function lockForChange(trx: Executor, scope: Scope, listId: number, role: Role): Promise<Outcome> {
+  if (!(await lockList(trx, listId))) return 'missing';
+  const current = await roleIn(trx, scope, listId);
+  if (current === undefined) return 'missing';
+  return hasRole(current, role) ? 'done' : 'forbidden';
+}
+
+export async function updateList(executor: Executor, scope: Scope, id: number, changes: { name?: string; description?: string }, now: string): Promise<Outcome> {
+  return atomically(executor, async (trx) => {
+    const allowed = await lockForChange(trx, scope, id, 'owner');
+    if (allowed !== 'done') return allowed;
+    await trx.updateTable('lists').set({ ...changes, updated_at: now }).where('id', '=', id).execute();
+    return 'done';
+  });
 }
 
 /** Deletes the list and its tasks; every member gets a deletion record for each task. */
-export async function deleteList(executor: Executor, id: number, now: string): Promise<void> {
-  await atomically(executor, async (trx) => {
-    await lockList(trx, id);
+export async function deleteList(executor: Executor, scope: Scope, id: number, now: string): Promise<Outcome> {
+  return atomically(executor, async (trx) => {
+    const allowed = await lockForChange(trx, scope, id, 'owner');
+    if (allowed !== 'done') return allowed;
     await recordDeparture(trx, trx.selectFrom('tasks').select('tasks.id').where('tasks.list_id', '=', id), membersQuery(trx, id), now);
     await trx.deleteFrom('tasks').where('list_id', '=', id).execute();
     await trx.deleteFrom('lists').where('id', '=', id).execute(); // its members go with it
+    return 'done';
   });
 }
 
@@ -135,19 +157,19 @@ export function findMember(executor: Executor, listId: number, userId: number): 
   return members(executor, listId).where('list_members.user_id', '=', userId).executeTakeFirst();
 }
 
-export type AddOutcome = Member | 'unknown' | 'member' | 'list full' | 'user full';
+export type AddOutcome = Member | 'unknown' | 'member' | 'list full' | 'user full' | 'missing' | 'forbidden';
 
 /**
  * Adds the user with this username to the list. Their view then holds the list's tasks, which
  * are given new change ids so that the user's next sync brings them, though none was written.
  */
-export async function addMember(executor: Executor, listId: number, username: string, role: Role, now: string): Promise<AddOutcome> {
+export async function addMember(executor: Executor, scope: Scope, listId: number, username: string, role: Role, now: string): Promise<AddOutcome> {
   return atomically(executor, async (trx) => {
     const user = await trx.selectFrom('users').select('id').where('username_key', '=', usernameKey(username)).executeTakeFirst();
-    if (user === undefined) return 'unknown';
     // The user's row before the list's, in the order every use case takes them.
-    await lockUser(trx, user.id);
-    await lockList(trx, listId);
+    if (user === undefined || !(await lockUser(trx, user.id))) return 'unknown';
+    const allowed = await lockForChange(trx, scope, listId, 'owner');
+    if (allowed !== 'done') return allowed as 'missing' | 'forbidden';
     if ((await findMember(trx, listId, user.id)) !== undefined) return 'member';
     const count = async (column: 'list_id' | 'user_id', value: number) =>
       Number((await trx.selectFrom('list_members').select((eb) => eb.fn.countAll<number>().as('count')).where(column, '=', value).executeTakeFirstOrThrow()).count);
@@ -160,12 +182,11 @@ export async function addMember(executor: Executor, listId: number, username: st
   });
 }
 
-export type MembershipOutcome = 'done' | 'missing' | 'last owner';
-
 /** Gives the member another role; never demotes the list's last owner. */
-export async function changeRole(executor: Executor, listId: number, userId: number, role: Role): Promise<MembershipOutcome> {
+export async function changeRole(executor: Executor, scope: Scope, listId: number, userId: number, role: Role): Promise<Outcome> {
   return atomically(executor, async (trx) => {
-    await lockList(trx, listId);
+    const allowed = await lockForChange(trx, scope, listId, 'owner');
+    if (allowed !== 'done') return allowed;
     const member = await findMember(trx, listId, userId);
     if (member === undefined) return 'missing';
     if (member.role === 'owner' && role !== 'owner' && (await ownerCount(trx, listId)) === 1) return 'last owner';
@@ -179,10 +200,12 @@ export async function changeRole(executor: Executor, listId: number, userId: num
  * assignments in the list are cleared, the list's tasks leave their view (deletion records), and
  * tasks they created stay in the list.
  */
-export async function removeMember(executor: Executor, listId: number, userId: number, now: string): Promise<MembershipOutcome> {
+export async function removeMember(executor: Executor, scope: Scope, listId: number, userId: number, now: string): Promise<Outcome> {
   return atomically(executor, async (trx) => {
-    await lockUser(trx, userId);
-    await lockList(trx, listId);
+    if (!(await lockUser(trx, userId))) return 'missing';
+    // Any member may leave; only an owner may remove someone else.
+    const allowed = await lockForChange(trx, scope, listId, userId === scope.userId ? 'viewer' : 'owner');
+    if (allowed !== 'done') return allowed;
     const member = await findMember(trx, listId, userId);
     if (member === undefined) return 'missing';
     if (member.role === 'owner' && (await ownerCount(trx, listId)) === 1) return 'last owner';
@@ -205,9 +228,16 @@ async function leave(trx: Executor, listId: number, userId: number, now: string)
  * nothing is lost with the account and no row points at it.
  */
 export async function handOverLists(trx: Executor, userId: number, now: string): Promise<void> {
+  // Every list the account is in or has tasks in, locked before anything is read from it:
+  // membership changes, and other accounts' hand-overs, wait for these locks, so the roles
+  // read below stay true until this transaction ends.
+  const member = await trx.selectFrom('list_members').select('list_id').where('user_id', '=', userId).execute();
+  const creator = await trx.selectFrom('tasks').select('list_id').distinct().where('owner_id', '=', userId).where('list_id', 'is not', null).execute();
+  const touched = new Set([...member, ...creator].map((row) => row.list_id!));
+  for (const id of [...touched].sort((a, b) => a - b)) await lockList(trx, id);
+
   const memberships = await trx.selectFrom('list_members').select(['list_id', 'role']).where('user_id', '=', userId).orderBy('list_id').execute();
   for (const { list_id: listId, role } of memberships) {
-    await lockList(trx, listId);
     const others = (await listMembers(trx, listId)).filter((member) => member.user_id !== userId);
     if (others.length === 0) {
       await trx.deleteFrom('tasks').where('list_id', '=', listId).execute();
@@ -250,21 +280,24 @@ async function ownerCount(executor: Executor, listId: number): Promise<number> {
 }
 
 /**
- * PostgreSQL (READ COMMITTED): the list's row, locked until the transaction ends, so that
- * membership changes to one list take turns and each sees the last one's result. SQLite has
- * one writer at a time. Every use case takes users' rows before lists' rows (see lockUser).
+ * Whether the list still exists; on PostgreSQL (READ COMMITTED) its row is locked until the
+ * transaction ends, so that changes to one list's members take turns and each sees the last
+ * one's result. SQLite has one writer at a time. Every use case takes users' rows before lists'
+ * rows (see lockUser), and lists' rows before tasks' rows.
  */
 export async function lockList(executor: Executor, listId: number, mode: 'update' | 'share' = 'update'): Promise<boolean> {
-  if (dialectOf(executor) !== 'postgres') return true;
   const query = executor.selectFrom('lists').select('id').where('id', '=', listId);
-  return (await (mode === 'update' ? query.forUpdate() : query.forShare()).executeTakeFirst()) !== undefined;
+  const locked = dialectOf(executor) !== 'postgres' ? query : mode === 'update' ? query.forUpdate() : query.forShare();
+  return (await locked.executeTakeFirst()) !== undefined;
 }
 
 /**
- * PostgreSQL: the user's row, against concurrent membership changes of the same user (no key
- * update: it does not wait for task writes, which take a key share, nor block them).
+ * Whether the user still exists; on PostgreSQL their row is locked against concurrent
+ * membership changes of the same user and against the account's deletion (no key update: it
+ * neither waits for task writes, which take a key share, nor blocks them).
  */
-async function lockUser(executor: Executor, userId: number): Promise<void> {
-  if (dialectOf(executor) !== 'postgres') return;
-  await executor.selectFrom('users').select('id').where('id', '=', userId).forNoKeyUpdate().execute();
+async function lockUser(executor: Executor, userId: number): Promise<boolean> {
+  const query = executor.selectFrom('users').select('id').where('id', '=', userId);
+  const locked = dialectOf(executor) === 'postgres' ? query.forNoKeyUpdate() : query;
+  return (await locked.executeTakeFirst()) !== undefined;
 }

@@ -1,5 +1,6 @@
 import { Type } from 'typebox';
 import type { FastifyInstance, FastifyRequest, onRequestHookHandler } from 'fastify';
+import { accountGone } from '../accounts/authenticate.js';
 import { now } from '../db/clock.js';
 import type { Database } from '../db/database.js';
 import type { Role } from '../db/tables.js';
@@ -31,6 +32,15 @@ declare module 'fastify' {
 }
 
 const lastOwner = 'A list must keep at least one owner.';
+
+/**
+ * The refusals a change can still meet once the list is locked: a list, member or membership
+ * gone meanwhile (404), or a role lost meanwhile (403).
+ */
+function refuseUnless(outcome: lists.Outcome): void {
+  if (outcome === 'missing') throw notFound();
+  if (outcome === 'forbidden') throw forbidden();
+}
 
 /**
  * Lists and their members. The order of outcomes is declared on each route as hooks that run
@@ -101,6 +111,7 @@ export async function listRoutes(app: FastifyInstance, { database, authenticate 
     handler: async (request, reply) => {
       const changes = parseListChanges(await readBody(request), 'create');
       const created = await lists.createList(db, scopeOf(request), { name: changes.name!, description: changes.description ?? '' }, now());
+      if (created === 'gone') throw accountGone();
       if (created === 'full') throw nonFieldError(`You already belong to the maximum of ${lists.MAX_LISTS_PER_USER} lists.`);
       return reply.code(201).send(created);
     },
@@ -119,7 +130,7 @@ export async function listRoutes(app: FastifyInstance, { database, authenticate 
 
   const write = async (request: FastifyRequest, mode: ListWriteMode) => {
     const changes = parseListChanges(await readBody(request), mode);
-    await lists.updateList(db, request.list!.id, changes, now());
+    refuseUnless(await lists.updateList(db, scopeOf(request), request.list!.id, changes, now()));
     return reread(request);
   };
   app.put('/api/lists/:id/', {
@@ -141,7 +152,7 @@ export async function listRoutes(app: FastifyInstance, { database, authenticate 
     },
     ...ownsList,
     handler: async (request, reply) => {
-      await lists.deleteList(db, request.list!.id, now());
+      refuseUnless(await lists.deleteList(db, scopeOf(request), request.list!.id, now()));
       return reply.code(204).send();
     },
   });
@@ -163,9 +174,10 @@ export async function listRoutes(app: FastifyInstance, { database, authenticate 
     ...ownsList,
     handler: async (request, reply) => {
       const { username, role } = parseNewMember(await readBody(request));
-      const added = await lists.addMember(db, request.list!.id, username, role, now());
+      const added = await lists.addMember(db, scopeOf(request), request.list!.id, username, role, now());
       if (typeof added !== 'string') return reply.code(201).send(added);
-      const messages: Record<Exclude<lists.AddOutcome, Member>, string> = {
+      if (added === 'missing' || added === 'forbidden') return refuseUnless(added);
+      const messages: Record<Exclude<lists.AddOutcome, Member | 'missing' | 'forbidden'>, string> = {
         unknown: 'No user with this username.',
         member: 'This user is already a member of this list.',
         'list full': `This list already has the maximum of ${lists.MAX_MEMBERS_PER_LIST} members.`,
@@ -192,9 +204,9 @@ export async function listRoutes(app: FastifyInstance, { database, authenticate 
       const { id } = request.list!;
       const { user_id: userId } = request.member!;
       if (role !== undefined) {
-        const outcome = await lists.changeRole(db, id, userId, role);
+        const outcome = await lists.changeRole(db, scopeOf(request), id, userId, role);
         if (outcome === 'last owner') throw validation({ role: [lastOwner] });
-        if (outcome === 'missing') throw notFound();
+        refuseUnless(outcome);
       }
       const member = await lists.findMember(db, id, userId);
       if (member === undefined) throw notFound();
@@ -211,9 +223,9 @@ export async function listRoutes(app: FastifyInstance, { database, authenticate 
     },
     preParsing: [loadVisibleList, loadMember, requireOwnerOrSelf],
     handler: async (request, reply) => {
-      const outcome = await lists.removeMember(db, request.list!.id, request.member!.user_id, now());
+      const outcome = await lists.removeMember(db, scopeOf(request), request.list!.id, request.member!.user_id, now());
       if (outcome === 'last owner') throw detail(400, lastOwner);
-      if (outcome === 'missing') throw notFound();
+      refuseUnless(outcome);
       return reply.code(204).send();
     },
   });

@@ -67,7 +67,11 @@ export function nextPage(sync: SyncRepository, scope: SyncScope, position: SyncP
       ? { userId: position.userId, from: position.from, round: { watermark: roundWatermark, changeId: last!.changeId, id: last!.id } }
       : { userId: position.userId, from: roundWatermark };
     const changed = last === undefined ? [] : await reader.tasks(after, last);
-    const deleted = page.flatMap((change) => ('deleted_at' in change ? [{ id: change.id, deleted_at: change.deleted_at }] : []));
+    // A task can leave a view more than once (a member removed, added back, removed again).
+    const departed = new Set<number>();
+    const deleted = page.flatMap((change) =>
+      'deleted_at' in change && !departed.has(change.id) && departed.add(change.id) ? [{ id: change.id, deleted_at: change.deleted_at }] : [],
+    );
     return { kind: 'page', position: next, more, changed, deleted };
   });
 }

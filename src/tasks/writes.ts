@@ -44,8 +44,9 @@ export async function saveTask(executor: Executor, tasks: TasksRepository, write
     return current === undefined ? tasks.create(executor, scope, changes, now) : tasks.update(executor, scope, current.id, changes, now, expectedVersion);
   }
   return atomically(executor, async (trx) => {
-    const before = current === undefined ? undefined : await lockedTask(trx, scope, current.id);
+    const before = current === undefined ? undefined : await lockedTask(trx, scope, current, requested);
     if (current !== undefined && before === undefined) return undefined;
+    if (before === undefined) await lockLists(trx, [targetOf(requested, null)]);
     const placement = await checkPlacement(trx, scope, before, requested, errors);
     errors.throwIfAny();
     if (before === undefined) return tasks.create(trx, scope, changes, now, placement);
@@ -68,19 +69,42 @@ function collectPlacement(body: BodyData, errors: FieldErrorCollector): Requeste
 
 type Located = Pick<Task, 'id' | 'owner'> & { list: number | null };
 
-/** The task's place now, locked against other writes (PostgreSQL) until the transaction ends. */
-async function lockedTask(trx: Executor, scope: Scope, id: number): Promise<Located | undefined> {
-  return trx
-    .selectFrom('tasks')
-    .select(['id', 'owner_id as owner', 'list_id as list'])
-    .where('id', '=', id)
-    .where(visibleTo(scope))
-    .$if(dialectOf(trx) === 'postgres', (query) => query.forUpdate())
-    .executeTakeFirst();
+/** The list a write puts the task in: the one requested, else the one it is in. */
+const targetOf = (requested: RequestedPlacement, from: number | null) =>
+  requested.list === undefined ? from : (requested.list?.id ?? null);
+
+/**
+ * The task's place now, locked against other writes (PostgreSQL) until the transaction ends,
+ * with the lists the write involves locked first (shared), as membership changes lock a list
+ * before its tasks: locking in the other order could deadlock with them. Should the task have
+ * moved since it was read, the locks are taken again for its new list.
+ */
+async function lockedTask(trx: Executor, scope: Scope, current: Task, requested: RequestedPlacement): Promise<Located | undefined> {
+  const placing = requested.list !== undefined || requested.assignee !== undefined;
+  let from = current.list;
+  for (;;) {
+    if (placing) await lockLists(trx, [from, targetOf(requested, from)]);
+    const located = await trx
+      .selectFrom('tasks')
+      .select(['id', 'owner_id as owner', 'list_id as list'])
+      .where('id', '=', current.id)
+      .where(visibleTo(scope))
+      .$if(dialectOf(trx) === 'postgres', (query) => query.forUpdate())
+      .executeTakeFirst();
+    if (located === undefined || !placing || located.list === from) return located;
+    from = located.list;
+  }
+}
+
+/** Shared locks on lists (PostgreSQL), in id order; a list deleted meanwhile is skipped. */
+async function lockLists(trx: Executor, ids: (number | null)[]): Promise<void> {
+  const lists = [...new Set(ids.filter((id): id is number => id !== null && id > 0))].sort((a, b) => a - b);
+  for (const id of lists) await lockList(trx, id, 'share');
 }
 
 /**
- * Where the task goes and to whom it is assigned, as the caller may place it:
+ * Where the task goes and to whom it is assigned, as the caller may place it (the lists are
+ * locked already, so roles and memberships read here hold until the write commits):
  * - into a list, the editor role there (403 for a viewer; a list the caller is not in is one
  *   that does not exist, a field error);
  * - out of a list into personal tasks, only the task's owner (403 for other editors);
@@ -101,7 +125,8 @@ async function checkPlacement(
     placement.assignee_id = null;
     if (to === null && before !== undefined && before.owner !== scope.userId) throw forbidden();
     if (to !== null) {
-      const role = (await lockList(trx, to, 'share')) ? await roleIn(trx, scope, to) : undefined;
+      // A list deleted meanwhile has no members any more: the caller has no role there.
+      const role = await roleIn(trx, scope, to);
       if (role === undefined) errors.add('list', doesNotExist(requested.list!.sent));
       else if (!hasRole(role, 'editor')) throw forbidden();
     }
@@ -113,7 +138,6 @@ async function checkPlacement(
     errors.add('assignee', 'Personal tasks cannot be assigned.');
     return placement;
   }
-  if (to === from) await lockList(trx, to, 'share');
   const member = await trx.selectFrom('list_members').select('user_id').where('list_id', '=', to).where('user_id', '=', assignee.id).executeTakeFirst();
   if (member === undefined) errors.add('assignee', `User ${assignee.sent} is not a member of this list.`);
   return { ...placement, assignee_id: assignee.id };

@@ -107,14 +107,14 @@ describe(`[${dialectName}] lists`, () => {
     assert.equal((await api(app, owner).get(`/api/lists/${list.id}/`)).statusCode, 404);
   });
 
-  test('when two owners demote each other at the same moment, then one of them stays an owner', async (t) => {
+  test('when two owners demote each other at the same moment, then the second is no longer an owner when its turn comes (403), and one owner stays', async (t) => {
     const { app, owner, editor, list, database } = await team(t);
     await api(app, owner).patch(`/api/lists/${list.id}/members/${editor.id}/`, { role: 'owner' });
     const replies = await Promise.all([
       api(app, owner).patch(`/api/lists/${list.id}/members/${editor.id}/`, { role: 'viewer' }),
       api(app, editor).patch(`/api/lists/${list.id}/members/${owner.id}/`, { role: 'viewer' }),
     ]);
-    assert.deepEqual(replies.map((reply) => reply.statusCode).sort(), [200, 400]);
+    assert.deepEqual(replies.map((reply) => reply.statusCode).sort(), [200, 403]);
     const owners = await database.db.selectFrom('list_members').select('user_id').where('list_id', '=', list.id).where('role', '=', 'owner').execute();
     assert.equal(owners.length, 1);
   });
