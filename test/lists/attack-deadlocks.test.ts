@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
+import pg from 'pg';
+import { createDatabase } from '../../src/db/database.js';
+import { migrateToLatest } from '../../src/db/migrate.js';
 import { buildTestApp, createTask, createUser, TEST_DATABASE_URL } from '../helpers.js';
 import { addMember, api, newList } from './attack-support.js';
 
@@ -15,7 +19,21 @@ const ROUNDS = Number(process.env.ATTACK_ROUNDS ?? 6);
  */
 describe('[postgres] attack: task rows and list rows locked in opposite orders', { skip: TEST_DATABASE_URL === undefined && 'PostgreSQL only' }, () => {
   test('ATTACK when editors reassign tasks while the owner adds and removes members, then PostgreSQL finds no deadlock and no reply is a 500', async (t) => {
-    const { app, database } = await buildTestApp(t);
+    // A database of its own: PostgreSQL counts deadlocks per database, and other tests run beside this one.
+    const name = `task_tracker_deadlocks_${randomBytes(4).toString('hex')}`;
+    const admin = new pg.Client({ connectionString: TEST_DATABASE_URL });
+    await admin.connect();
+    await admin.query(`create database ${name}`);
+    const url = new URL(TEST_DATABASE_URL!);
+    url.pathname = `/${name}`;
+    const own = createDatabase(url.href, { poolSize: 8 });
+    t.after(async () => {
+      await own.close();
+      await admin.query(`drop database ${name} with (force)`);
+      await admin.end();
+    });
+    await migrateToLatest(own.db);
+    const { app, database } = await buildTestApp(t, { database: own });
     const [owner, editor] = await Promise.all([createUser(app), createUser(app)]);
     const guests = await Promise.all(Array.from({ length: GUESTS }, () => createUser(app)));
     const list = await newList(app, owner);
