@@ -71,7 +71,10 @@ export interface ListMembersTable {
 
 /** One record per task and per user whose view the task left (deleted, moved away, list left). */
 export interface DeletedTasksTable {
-  task_id: number;
+  /** The task; null in the record of a deleted list, which names the list instead. */
+  task_id: number | null;
+  /** A deleted list: the record stands for each of its tasks in deleted_list_tasks. */
+  list_id: number | null;
   /** The user the task left: its owner for a personal task, each member for a list's task. */
   owner_id: number;
   deleted_at: string;
@@ -88,6 +91,12 @@ export interface SyncStateTable {
   purged_through: number;
 }
 
+/** The tasks a deleted list held when it was deleted (migration 005). */
+export interface DeletedListTasksTable {
+  list_id: number;
+  task_id: number;
+}
+
 export interface Tables {
   users: UsersTable;
   auth_tokens: AuthTokensTable;
@@ -96,6 +105,7 @@ export interface Tables {
   sync_state: SyncStateTable;
   lists: ListsTable;
   list_members: ListMembersTable;
+  deleted_list_tasks: DeletedListTasksTable;
 }
 
 export type UserRow = Selectable<UsersTable>;

@@ -125,12 +125,22 @@ export async function updateList(executor: Executor, scope: Scope, id: number, c
   });
 }
 
-/** Deletes the list and its tasks; every member gets a deletion record for each task. */
+/** Deletes the list and its tasks; every member gets a deletion record for the list's tasks. */
 export async function deleteList(executor: Executor, scope: Scope, id: number, now: string): Promise<Outcome> {
   return atomically(executor, async (trx) => {
     const allowed = await lockForChange(trx, scope, id, 'owner');
     if (allowed !== 'done') return allowed;
-    await recordDeparture(trx, trx.selectFrom('tasks').select('tasks.id').where('tasks.list_id', '=', id), membersQuery(trx, id), now);
+    // One record per member for the whole list, which stands for the tasks it keeps.
+    await trx
+      .insertInto('deleted_list_tasks')
+      .columns(['list_id', 'task_id'])
+      .expression(trx.selectFrom('tasks').select(['tasks.list_id', 'tasks.id']).where('tasks.list_id', '=', id).$narrowType<{ list_id: number }>())
+      .execute();
+    await trx
+      .insertInto('deleted_tasks')
+      .columns(['owner_id', 'list_id', 'deleted_at'])
+      .expression((eb) => membersQuery(trx, id).select([eb.val(id).as('list_id'), eb.val(now).as('deleted_at')]))
+      .execute();
     await trx.deleteFrom('tasks').where('list_id', '=', id).execute();
     await trx.deleteFrom('lists').where('id', '=', id).execute(); // its members go with it
     return 'done';

@@ -246,6 +246,13 @@ export function createTasksRepository({ db, dialect, prepare }: Database) {
     /** Forgets deletions older than the retention window. */
     async purgeTombstones(before: string): Promise<number> {
       const result = await db.deleteFrom('deleted_tasks').where('deleted_at', '<', before).executeTakeFirst();
+      // The tasks of deleted lists whose records are all gone (forgotten, or their users deleted).
+      await db
+        .deleteFrom('deleted_list_tasks')
+        .where(({ not, exists, selectFrom }) =>
+          not(exists(selectFrom('deleted_tasks').select('deleted_tasks.list_id').whereRef('deleted_tasks.list_id', '=', 'deleted_list_tasks.list_id'))),
+        )
+        .execute();
       return Number(result.numDeletedRows);
     },
   };

@@ -62,15 +62,25 @@ export function visibleParts(executor: Executor, scope: Scope) {
 }
 
 /**
- * Records of tasks that left the caller's view: deleted, moved where the caller cannot see
- * them, or in a list the caller left or that was deleted. A task the caller sees again (moved
- * back, list rejoined) is not reported, whatever its records say.
+ * Records of tasks that left the caller's view (`task_id`, `deleted_at`, `change_id`): deleted,
+ * moved where the caller cannot see them, in a list the caller left, or in a list that was
+ * deleted (one record for the list, which stands for each of its tasks). A task the caller sees
+ * again (moved back, list rejoined) is not reported, whatever its records say.
  */
 export function visibleDeletions(executor: Executor, scope: Scope) {
-  return executor
+  const ofTasks = executor
     .selectFrom('deleted_tasks')
+    .select([(eb) => eb.ref('deleted_tasks.task_id').$notNull().as('task_id'), 'deleted_tasks.deleted_at', 'deleted_tasks.change_id'])
     .where('deleted_tasks.owner_id', '=', scope.userId)
+    .where('deleted_tasks.list_id', 'is', null);
+  const ofLists = executor
+    .selectFrom('deleted_tasks')
+    .innerJoin('deleted_list_tasks', 'deleted_list_tasks.list_id', 'deleted_tasks.list_id')
+    .select(['deleted_list_tasks.task_id', 'deleted_tasks.deleted_at', 'deleted_tasks.change_id'])
+    .where('deleted_tasks.owner_id', '=', scope.userId);
+  return executor
+    .selectFrom(ofTasks.unionAll(ofLists).as('deletion'))
     .where(({ not, exists, selectFrom }) =>
-      not(exists(selectFrom('tasks').select('tasks.id').whereRef('tasks.id', '=', 'deleted_tasks.task_id').where(visibleTo(scope)))),
+      not(exists(selectFrom('tasks').select('tasks.id').whereRef('tasks.id', '=', 'deletion.task_id').where(visibleTo(scope)))),
     );
 }

@@ -371,7 +371,8 @@ async function snapshot(database: Database) {
     ['tasks', ['id']],
     ['lists', ['id']],
     ['list_members', ['list_id', 'user_id']],
-    ['deleted_tasks', ['task_id', 'owner_id', 'change_id']],
+    ['deleted_tasks', ['task_id', 'list_id', 'owner_id', 'change_id']],
+    ['deleted_list_tasks', ['list_id', 'task_id']],
   ];
   const rows: Record<string, unknown[]> = {};
   for (const [table, order] of tables) {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
+import { createTasksRepository } from '../../src/tasks/repository.js';
 import { buildTestApp, createTask, createUser, dialectName, type TestUser } from '../helpers.js';
 
 type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -154,6 +155,30 @@ describe(`[${dialectName}] lists`, () => {
     assert.deepEqual(walked, ids);
     assert.equal((await api(app, alice).get('/api/lists/?cursor=nonsense')).statusCode, 400);
     assert.equal((await api(app, alice).get('/api/lists/?page=9')).statusCode, 404);
+  });
+});
+
+describe(`[${dialectName}] deleting a list`, () => {
+  test('when a list of 30 tasks and 5 members is deleted, then it writes one record per member, which each member reads as the 30 tasks, and purging forgets both', async (t) => {
+    const { app, database, owner, editor, viewer, list } = await team(t);
+    const others = [await createUser(app), await createUser(app)];
+    for (const user of others) await api(app, owner).post(`/api/lists/${list.id}/members/`, { username: user.username });
+    const ids: number[] = [];
+    for (let index = 0; index < 30; index += 1) ids.push((await api(app, editor).post('/api/tasks/', { title: `Task ${index}`, list: list.id })).json().id);
+    const since = new Date(Date.now() - 1000).toISOString();
+
+    assert.equal((await api(app, owner).delete(`/api/lists/${list.id}/`)).statusCode, 204);
+    const records = await database.db.selectFrom('deleted_tasks').select(['task_id', 'list_id']).execute();
+    assert.equal(records.length, 5);
+    assert.ok(records.every((record) => record.task_id === null && record.list_id === list.id));
+    for (const user of [owner, editor, viewer, ...others]) {
+      const feed = (await api(app, user).get(`/api/tasks/deleted/?since=${since}`)).json();
+      assert.deepEqual(feed.map((item: { id: number }) => item.id).sort((a: number, b: number) => a - b), ids);
+    }
+
+    await createTasksRepository(database).purgeTombstones(new Date(Date.now() + 60_000).toISOString());
+    assert.deepEqual(await database.db.selectFrom('deleted_tasks').selectAll().execute(), []);
+    assert.deepEqual(await database.db.selectFrom('deleted_list_tasks').selectAll().execute(), []);
   });
 });
 

@@ -193,9 +193,15 @@ export async function taskRow(database: Database, id: number): Promise<TaskRow |
   return (await taskRows(database)).find((row) => row.id === id);
 }
 
-/** The deletion records, as (task, recipient) pairs in a stable order. */
+/**
+ * The deletion records, as (task, recipient) pairs in a stable order; a deleted list's record
+ * stands for each task the list held.
+ */
 export async function deletionRows(database: Database): Promise<DeletionRow[]> {
-  const rows = await untyped(database).selectFrom('deleted_tasks').select(['task_id', 'owner_id']).orderBy('owner_id').orderBy('task_id').execute();
+  const { rows } = await sql<{ task_id: number; owner_id: number }>`
+    select coalesce(d.task_id, l.task_id) as task_id, d.owner_id
+    from deleted_tasks d left join deleted_list_tasks l on l.list_id = d.list_id
+    order by d.owner_id, 1`.execute(database.db);
   return rows.map((row) => ({ task_id: Number(row.task_id), owner_id: Number(row.owner_id) }));
 }
 

@@ -102,8 +102,14 @@ export class Fixture {
   }
 
   async deletedTaskIds(userId: number): Promise<number[]> {
-    const rows = await this.database.db.selectFrom('deleted_tasks').select('task_id').where('owner_id', '=', userId).orderBy('task_id').execute();
-    return rows.map((row) => row.task_id);
+    const rows = await this.database.db
+      .selectFrom('deleted_tasks')
+      .select('task_id')
+      .where('owner_id', '=', userId)
+      .where('task_id', 'is not', null)
+      .orderBy('task_id')
+      .execute();
+    return rows.map((row) => row.task_id!);
   }
 
   async sessionIds(userId: number): Promise<number[]> {

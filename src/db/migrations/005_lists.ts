@@ -12,7 +12,10 @@ import { columnTypes, isSqlite } from './column-types.js';
  *
  * `deleted_tasks` becomes one record per task and per user whose view the task left (`owner_id`
  * is that user): a shared task that is deleted, moved away or whose list a member leaves must
- * reach every client that had it. Its primary key on `task_id` therefore goes.
+ * reach every client that had it. Its primary key on `task_id` therefore goes. A deleted list
+ * gives each member one record naming the list (`list_id`, no `task_id`), which stands for the
+ * list's tasks as kept in `deleted_list_tasks`: records in proportion to tasks plus members,
+ * not to tasks times members.
  */
 export async function up(db: Kysely<unknown>): Promise<void> {
   // Kysely runs SQLite migrations outside a transaction; this one is applied whole or not at all.
@@ -55,7 +58,18 @@ async function apply(db: Kysely<unknown>): Promise<void> {
     await sql`alter table tasks add constraint tasks_assignee_is_member
       foreign key (list_id, assignee_id) references list_members (list_id, user_id)`.execute(db);
     await sql`alter table deleted_tasks drop constraint deleted_tasks_pkey`.execute(db);
+    await sql`alter table deleted_tasks alter column task_id drop not null`.execute(db);
+    await sql`alter table deleted_tasks add column list_id bigint`.execute(db);
+    await sql`alter table deleted_tasks add constraint deleted_tasks_task_or_list check ((task_id is null) <> (list_id is null))`.execute(db);
   }
+  await db.schema.createIndex('deleted_tasks_list').on('deleted_tasks').column('list_id').execute();
+  // The tasks a deleted list held, for its members' records; ids of lists are never reused.
+  await db.schema
+    .createTable('deleted_list_tasks')
+    .addColumn('list_id', t.reference, (col) => col.notNull())
+    .addColumn('task_id', t.reference, (col) => col.notNull())
+    .addPrimaryKeyConstraint('deleted_list_tasks_pkey', ['list_id', 'task_id'])
+    .execute();
 }
 
 /** The composite foreign key (list_id, assignee_id) -> list_members, as SQLite can add it. */
@@ -80,10 +94,12 @@ async function recordsPerRecipientOnSqlite(db: Kysely<unknown>): Promise<void> {
   await sql`drop trigger deleted_tasks_change_id`.execute(db);
   await sql`drop trigger deleted_tasks_purged`.execute(db);
   await sql`create table deleted_tasks_next (
-      task_id integer not null,
+      task_id integer,
       owner_id integer not null references users (id) on delete cascade,
       deleted_at text not null,
-      change_id integer not null default 0
+      change_id integer not null default 0,
+      list_id integer,
+      check ((task_id is null) <> (list_id is null))
     )`.execute(db);
   await sql`insert into deleted_tasks_next (task_id, owner_id, deleted_at, change_id)
     select task_id, owner_id, deleted_at, change_id from deleted_tasks`.execute(db);
