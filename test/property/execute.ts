@@ -1,6 +1,19 @@
 import http from 'node:http';
 import type { Fixture } from './fixture.js';
-import { bodyBytes, chunksToText, encodePairs, type IdRef, type PathMutation, type RequestPlan, type TagRef } from './plan.js';
+import {
+  bodyBytes,
+  chunksToText,
+  encodePairs,
+  referencesIn,
+  substitute,
+  type IdRef,
+  type ObjectRef,
+  type PathMutation,
+  type RequestPlan,
+  type TagRef,
+  type UserRef,
+  type ValueRef,
+} from './plan.js';
 import type { RouteSpec } from './routes.js';
 import { viaHttp, viaInject, viaSocket, type Outcome, type WireRequest } from './wire.js';
 
@@ -13,13 +26,24 @@ export interface Resolved {
   /** The stored session the Authorization header presents, if it is one of an active user. */
   session?: { userId: number; sessionId: number };
   server: Fixture['direct'];
+  /** Whether the path's ids were named (an object's, a user's) rather than literal text. */
+  namedIds: boolean;
 }
 
 export async function resolve(fixture: Fixture, plan: RequestPlan, route: RouteSpec): Promise<Resolved> {
   const id = await resolveId(fixture, plan.id, route);
+  const userId = plan.userId === undefined ? undefined : await resolveUser(fixture, plan.userId);
+  const references = new Map<string, string>();
+  for (const ref of referencesIn([plan.body, plan.query])) {
+    const key = JSON.stringify(ref);
+    if (!references.has(key)) references.set(key, await referenceText(fixture, ref));
+  }
+  const written = (ref: ValueRef) => references.get(JSON.stringify(ref))!;
+  const [body, query] = [substitute(plan.body, written), substitute(plan.query, written)];
   // Latin-1 text from here on: one character per byte of the request line.
-  let path = latin1(mutate(route.path.replace(/:\w+/g, id.text), plan.mutation));
-  if (plan.query.length > 0) path += `?${encodePairs(plan.query)}`;
+  const filled = route.path.replace(/:user_id\b/g, userId ?? '').replace(/:\w+/g, id.text);
+  let path = latin1(mutate(filled, plan.mutation));
+  if (query.length > 0) path += `?${encodePairs(query)}`;
 
   const headers: [string, string][] = [];
   let session: Resolved['session'];
@@ -37,7 +61,8 @@ export async function resolve(fixture: Fixture, plan: RequestPlan, route: RouteS
   for (const [name, value] of plan.headers) headers.push([name, chunksToText(value)]);
 
   const server = plan.server === 'direct' ? fixture.direct : fixture.proxied;
-  return { wire: { method: plan.method, target: path, headers, body: bodyBytes(plan.body), framing: plan.framing }, session, server };
+  const namedIds = !(route.path.includes(':id') && 'literal' in plan.id) && !(plan.userId !== undefined && 'literal' in plan.userId);
+  return { wire: { method: plan.method, target: path, headers, body: bodyBytes(body), framing: plan.framing }, session, server, namedIds };
 }
 
 function tokenOf(fixture: Fixture, token: 'alice' | 'bob' | 'revoked' | 'inactive' | 'forged'): string {
@@ -48,14 +73,37 @@ function tokenOf(fixture: Fixture, token: 'alice' | 'bob' | 'revoked' | 'inactiv
 
 async function resolveId(fixture: Fixture, ref: IdRef, route: RouteSpec): Promise<{ text: string; taskId?: number }> {
   if ('literal' in ref) return { text: ref.literal };
+  if (route.id === 'list') return { text: String(await listId(fixture, ref)) };
+  // A place names a list's task (sessions are only ever named by whose they are).
+  if ('in' in ref) {
+    const taskId = pick(await fixture.listTaskIds(fixture.lists[ref.in].id), ref) ?? 1_000_000;
+    return { text: String(taskId), taskId };
+  }
   const user = fixture.userOf(ref.of);
   if (route.id === 'session') {
     const ids = await fixture.sessionIds(user.id);
     return { text: String(ref.which === 'live' && ids.length > 0 ? ids[0] : (ids.at(-1) ?? 0) + 1_000_000) };
   }
-  const ids = ref.which === 'live' ? await fixture.taskIds(user.id) : await fixture.deletedTaskIds(user.id);
-  const taskId = ids[0] ?? 1_000_000;
+  const ids = ref.which === 'live' ? await fixture.visibleTaskIds(user.id) : await fixture.deletedTaskIds(user.id);
+  const taskId = pick(ids, ref) ?? 1_000_000;
   return { text: String(taskId), taskId };
+}
+
+/** A shared list; one of the lists a user belongs to; or one that is gone. */
+async function listId(fixture: Fixture, ref: ObjectRef): Promise<number> {
+  if ('in' in ref) return fixture.lists[ref.in].id;
+  const ids = ref.which === 'live' ? await fixture.listIds(fixture.userOf(ref.of).id) : fixture.deletedListIds;
+  return pick(ids, ref) ?? 1_000_000;
+}
+
+const pick = (ids: number[], ref: ObjectRef) => ids[(ref.nth ?? 0) % Math.max(1, ids.length)];
+
+async function resolveUser(fixture: Fixture, ref: UserRef): Promise<string> {
+  return 'literal' in ref ? ref.literal : String(await fixture.userIdOf(ref.user));
+}
+
+async function referenceText(fixture: Fixture, ref: ValueRef): Promise<string> {
+  return String('list' in ref ? await listId(fixture, ref.list) : await fixture.userIdOf(ref.user));
 }
 
 function mutate(path: string, mutation: PathMutation): string {
@@ -118,10 +166,31 @@ function safeTarget(target: string): string {
     .join('');
 }
 
+/** The target as the injector is given it: escaped, and a path. */
+const injectedTarget = (wire: WireRequest) => safeTarget(wire.target.startsWith('/') ? wire.target : `/${wire.target}`);
+
+/**
+ * The path the server's router is given. The injector resolves its URL as a browser would (so
+ * `/a/%2e%2e/b` is `/b`), while a socket carries the target as it was written.
+ */
+export function routedPath(plan: RequestPlan, wire: WireRequest): string {
+  const transport = transportOf(plan);
+  if (transport === 'inject') {
+    const target = injectedTarget(wire);
+    try {
+      // As light-my-request reads it (lib/parse-url.js).
+      return new URL(target.startsWith('//') ? `http://localhost${target}` : target, 'http://localhost').pathname;
+    } catch {
+      return target;
+    }
+  }
+  return (transport === 'http' ? safeTarget(wire.target) : wire.target).split(/[?#]/)[0]!;
+}
+
 export async function send(plan: RequestPlan, resolved: Resolved): Promise<Outcome> {
   const { wire, server } = resolved;
   const transport = transportOf(plan);
-  if (transport === 'inject') return viaInject(server.app, { ...wire, target: safeTarget(wire.target.startsWith('/') ? wire.target : `/${wire.target}`) });
+  if (transport === 'inject') return viaInject(server.app, { ...wire, target: injectedTarget(wire) });
   if (transport === 'http') return viaHttp(server.port, { ...wire, target: safeTarget(wire.target) });
   return viaSocket(server.port, rawRequest(plan, wire, server.port), wire.method);
 }

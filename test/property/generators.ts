@@ -5,11 +5,16 @@ import type {
   BodyPlan,
   Chunk,
   IdRef,
+  ListName,
   MultipartPart,
+  ObjectRef,
   PathMutation,
   QueryPair,
   RequestPlan,
   TagRef,
+  UserName,
+  UserRef,
+  ValueRef,
   WireTweak,
 } from './plan.js';
 
@@ -88,6 +93,24 @@ const anyHostileValue: Arbitrary<Value> = fc.oneof(
 /** Letters, digits and the punctuation usernames allow (fast-check's stringMatching is slow here). */
 const usernameText = (maxLength: number) =>
   fc.string({ unit: fc.constantFrom(...'abcdefghijklmnopqrstuvwxyz0123456789@.+_-'), minLength: 1, maxLength });
+
+/** One of a user's objects: mostly Alice's (the caller most plans name), mostly one they see. */
+const ownedRef: Arbitrary<ObjectRef> = fc.record({
+  of: fc.constantFrom<('alice' | 'bob' | 'inactive')[]>('alice', 'alice', 'alice', 'bob', 'bob', 'inactive'),
+  which: fc.constantFrom<('live' | 'deleted')[]>('live', 'live', 'live', 'deleted'),
+  nth: fc.nat({ max: 31 }),
+});
+/** One of the shared lists, or one of its tasks: with each caller, a role (or none) there. */
+const placedRef: Arbitrary<ObjectRef> = fc.record({ in: fc.constantFrom<ListName[]>('alices', 'bobs', 'team'), nth: fc.nat({ max: 31 }) });
+const objectRef: Arbitrary<ObjectRef> = fc.oneof(ownedRef, placedRef);
+const userName = fc.constantFrom<UserName[]>('alice', 'bob', 'inactive', 'gone');
+const listReference: Arbitrary<ValueRef> = objectRef.map((list) => ({ list }));
+const userReference: Arbitrary<ValueRef> = userName.map((user) => ({ user }));
+
+/** A reference as a body or query writes it: a JSON number or a string, plain text in a form. */
+function referenceValue(ref: ValueRef): Arbitrary<Value> {
+  return fc.constantFrom<Value[]>({ json: [{ ref }], text: [{ ref }] }, { json: ['"', { ref }, '"'], text: [{ ref }] });
+}
 
 function strings(...values: string[]): Arbitrary<Value> {
   return fc.constantFrom(...values.map(text));
@@ -179,6 +202,25 @@ function kindValue(kind: ValueKind, knowledge: Knowledge): Arbitrary<Value> {
           .tuple(fc.integer({ min: 0, max: 12 }), fc.constantFrom('0', '1', '5', '9999999999999999', '-1', '1.5', '01'), fc.option(fc.constantFrom('0.0.0', '1.1.1', '5.0.9', '0.9.0', '9999999999999999.1.1'), { nil: undefined }))
           .map(([user, from, round]) => text(Buffer.from(['s1', user, from, ...(round ? [round] : [])].join('.'), 'latin1').toString('base64url'))),
       );
+    case 'listName':
+      return fc.oneof(
+        fc.string({ unit: 'grapheme', maxLength: 30 }).map(text),
+        strings('a'.repeat(100), 'a'.repeat(101), '🚀'.repeat(100), '🚀'.repeat(101), 'e\u0301'.repeat(100), '  padded  ', ' ', '\t\n', 'Groceries'),
+      );
+    case 'role':
+      return strings('owner', 'editor', 'viewer', 'viewer', 'boss', '', 'Owner', 'VIEWER', ' editor', 'editor ', 'owner,editor', 'null', 'viewer\u0000', 'ѵiewer');
+    case 'listRef':
+      return fc.oneof(
+        { arbitrary: listReference.chain(referenceValue), weight: 4 },
+        { arbitrary: fc.constantFrom(literal('null', ''), text(''), text('personal'), text('me'), text('none')), weight: 1 },
+        { arbitrary: kindValue('integer', knowledge), weight: 1 },
+      );
+    case 'userRef':
+      return fc.oneof(
+        { arbitrary: userReference.chain(referenceValue), weight: 4 },
+        { arbitrary: fc.constantFrom(literal('null', ''), text(''), text('me'), text('none'), text('personal')), weight: 1 },
+        { arbitrary: kindValue('integer', knowledge), weight: 1 },
+      );
     case 'text':
       return fc.string({ unit: 'grapheme', maxLength: 30 }).map(text);
   }
@@ -196,8 +238,8 @@ function fieldNames(route: RouteSpec): Arbitrary<[string, ValueKind]> {
   return known.length === 0 ? unknown : fc.oneof({ arbitrary: fc.constantFrom(...known), weight: 4 }, { arbitrary: unknown, weight: 1 });
 }
 
-/** A value each kind accepts, so that a request with one hostile field gets past the others. */
-function validValue(kind: ValueKind, knowledge: Knowledge): Arbitrary<Value> {
+/** A value each kind accepts, so that a request with one hostile field gets past the others; undefined: left out. */
+function validValue(kind: ValueKind, knowledge: Knowledge): Arbitrary<Value | undefined> {
   switch (kind) {
     case 'username':
       return fc.oneof(fc.constantFrom(...knowledge.usernames), usernameText(12).map((name) => `fz_${name}`)).map(text);
@@ -213,6 +255,22 @@ function validValue(kind: ValueKind, knowledge: Knowledge): Arbitrary<Value> {
       return strings('2026-11-01T00:00:00Z');
     case 'integer':
       return fc.constant(literal('1'));
+    case 'role':
+      return strings('viewer', 'editor', 'owner');
+    // Where a task goes and who does it depend on the caller's lists: mostly left out, so that
+    // a write is not refused for them, else a list or a user (a move, an assignment) or null.
+    case 'listRef':
+      return fc.oneof(
+        { arbitrary: fc.constant(undefined), weight: 2 },
+        { arbitrary: listReference.chain(referenceValue), weight: 2 },
+        { arbitrary: fc.constant(literal('null', '')), weight: 1 },
+      );
+    case 'userRef':
+      return fc.oneof(
+        { arbitrary: fc.constant(undefined), weight: 3 },
+        { arbitrary: userReference.chain(referenceValue), weight: 1 },
+        { arbitrary: fc.constant(literal('null', '')), weight: 1 },
+      );
     default:
       return fc.string({ unit: 'grapheme-ascii', minLength: 1, maxLength: 12 }).map(text);
   }
@@ -227,7 +285,9 @@ function fields(route: RouteSpec, knowledge: Knowledge): Arbitrary<{ name: strin
   const anyField = fieldNames(route).chain(([name, kind]) => fieldValue(kind, knowledge).map((value) => ({ name, value })));
   const random = fc.array(anyField, { maxLength: 6 });
   if (known.length === 0) return random;
-  const baseline = fc.tuple(...known.map(([name, kind]) => validValue(kind, knowledge).map((value) => ({ name, value }))));
+  const baseline = fc
+    .tuple(...known.map(([name, kind]) => validValue(kind, knowledge).map((value) => ({ name, value }))))
+    .map((entries) => entries.filter((entry): entry is { name: string; value: Value } => entry.value !== undefined));
   const nearlyValid = fc
     .tuple(baseline, fc.array(anyField, { minLength: 1, maxLength: 2 }), fc.subarray(known.map(([name]) => name), { maxLength: 1 }))
     .map(([valid, hostile, dropped]) => [...valid.filter((field) => !dropped.includes(field.name) && !hostile.some((h) => h.name === field.name)), ...hostile]);
@@ -366,9 +426,18 @@ const ID_LITERALS = [
   '9223372036854775807', '9223372036854775808', '18446744073709551616', '99999999999999999999999999', '9'.repeat(1000), '..', '.', '%2e%2e',
 ];
 
-const idRef: Arbitrary<IdRef> = fc.oneof(
-  { arbitrary: fc.record({ of: fc.constantFrom<('alice' | 'bob' | 'inactive')[]>('alice', 'alice', 'alice', 'bob', 'inactive'), which: fc.constantFrom<('live' | 'deleted')[]>('live', 'live', 'live', 'deleted') }), weight: 5 },
-  { arbitrary: fc.constantFrom(...ID_LITERALS).map((literal) => ({ literal })), weight: 2 },
+/** An id in the path: a named object (sessions are only ever someone's), or literal text. */
+function idRef(route: RouteSpec): Arbitrary<IdRef> {
+  return fc.oneof(
+    { arbitrary: route.id === 'session' ? ownedRef : objectRef, weight: 5 },
+    { arbitrary: fc.constantFrom(...ID_LITERALS).map((literal) => ({ literal })), weight: 2 },
+  );
+}
+
+/** The `:user_id` of a member's path: the caller, another member, a user in no list, no user. */
+const userRef: Arbitrary<UserRef> = fc.oneof(
+  { arbitrary: userName.map((user) => ({ user })), weight: 5 },
+  { arbitrary: fc.constantFrom(...ID_LITERALS).map((literal) => ({ literal })), weight: 1 },
 );
 
 const mutation = fc.oneof(
@@ -382,7 +451,8 @@ const mutation = fc.oneof(
   },
 );
 
-const tokenRef = fc.constantFrom<('alice' | 'bob' | 'revoked' | 'inactive' | 'forged')[]>('alice', 'alice', 'alice', 'alice', 'alice', 'bob', 'bob', 'revoked', 'inactive', 'forged');
+// Bob views Alice's list and owns the team Alice edits: his requests meet the other roles.
+const tokenRef = fc.constantFrom<('alice' | 'bob' | 'revoked' | 'inactive' | 'forged')[]>('alice', 'alice', 'alice', 'alice', 'bob', 'bob', 'bob', 'revoked', 'inactive', 'forged');
 
 const authorization: Arbitrary<AuthorizationPlan | undefined> = fc.oneof(
   { arbitrary: fc.constant(undefined), weight: 1 },
@@ -438,13 +508,13 @@ function method(route: RouteSpec): Arbitrary<string> {
  * One hostile request to one of the routes. Each part is usually what a client would send and
  * now and then hostile, so that requests get past the early checks (host, session, method)
  * often enough to reach the parsing and validation behind them; routes that take more inputs
- * are chosen more often.
+ * (an id in the path counting for several: whose object, which role) are chosen more often.
  */
 export function requestPlan(routes: RouteSpec[], knowledge: Knowledge): Arbitrary<RequestPlan> {
   // Built once per route: building arbitraries for every request would cost more than sending it.
   const perRoute = routes.map((route) => ({
     arbitrary: routePlan(route, knowledge),
-    weight: 2 + Object.keys(route.body ?? {}).length + Object.keys(route.query ?? {}).length,
+    weight: 2 + 3 * (route.path.match(/:\w+/g) ?? []).length + Object.keys(route.body ?? {}).length + Object.keys(route.query ?? {}).length,
   }));
   return fc.oneof(...perRoute);
 }
@@ -456,7 +526,8 @@ function routePlan(route: RouteSpec, knowledge: Knowledge): Arbitrary<RequestPla
       server: fc.constantFrom<RequestPlan['server'][]>('direct', 'direct', 'proxied'),
       method: method(route),
       route: fc.constant(route.path),
-      id: idRef,
+      id: idRef(route),
+      ...(route.path.includes(':user_id') ? { userId: userRef } : {}),
       mutation,
       query: fc.oneof({ arbitrary: fc.constant<QueryPair[]>([]), weight: 1 }, { arbitrary: queryPairs(route, knowledge), weight: route.query ? 4 : 1 }),
       authorization: route.authenticated ? authorization : fc.oneof({ arbitrary: fc.constant(undefined), weight: 3 }, { arbitrary: authorization, weight: 1 }),

@@ -1,18 +1,36 @@
 /**
  * A hostile request as fast-check generates and prints it: plain data, with the parts that
- * depend on the database (whose token, whose task id, the task's current ETag) named rather
- * than given, and long runs of bytes written as `{repeat, times}` so that a counterexample
- * stays readable. `materialize` turns a plan into bytes once the fixture is known.
+ * depend on the database (whose token, whose task or list id, which user, the task's current
+ * ETag) named rather than given, and long runs of bytes written as `{repeat, times}` so that a
+ * counterexample stays readable. `materialize` turns a plan into bytes once the fixture is known.
  */
 
-/** A piece of a body, a value or a query: text, a run of one text repeated, or raw bytes. */
-export type Chunk = string | { repeat: string; times: number } | { bytes: number[] };
+/**
+ * A piece of a body, a value or a query: text, a run of one text repeated, raw bytes, or the id
+ * of an object of the fixture, named (`ref`) and written as its decimal id when the request is sent.
+ */
+export type Chunk = string | { repeat: string; times: number } | { bytes: number[] } | { ref: ValueRef };
 
 export type RoleName = 'alice' | 'bob';
 /** Whose token a request carries: a user's, a logged-out one, a deactivated user's, or none known. */
 export type TokenRef = RoleName | 'revoked' | 'inactive' | 'forged';
+/** The fixture's shared lists (fixture.ts): Alice's, which Bob views; Bob's alone; Bob's team, which Alice edits. */
+export type ListName = 'alices' | 'bobs' | 'team';
+/**
+ * An object of the route's id kind (routes.ts). Whose: `live`, one the user sees (a task of
+ * theirs or of one of their lists, a list they belong to, a session of theirs); `deleted`, one
+ * that is gone or has left their view. Or where: one of the shared lists, or one of its tasks.
+ * `nth` picks among several, in id order.
+ */
+export type ObjectRef = { of: RoleName | 'inactive'; which: 'live' | 'deleted'; nth?: number } | { in: ListName; nth?: number };
 /** An id in a path: one of a user's live or deleted objects, or literal text. */
-export type IdRef = { of: RoleName | 'inactive'; which: 'live' | 'deleted' } | { literal: string };
+export type IdRef = ObjectRef | { literal: string };
+/** A user, by name: Alice, Bob, Carol (deactivated, a viewer of the team), or an id no user has. */
+export type UserName = RoleName | 'inactive' | 'gone';
+/** The user id in a member's path (`:user_id`): a named user's, or literal text. */
+export type UserRef = { user: UserName } | { literal: string };
+/** What a `ref` chunk stands for: the id of one of a user's lists, or a user's id. */
+export type ValueRef = { list: ObjectRef } | { user: UserName };
 /** An entity tag: the current one of the task in the path, an outdated one, or literal text. */
 export type TagRef = 'current' | 'stale' | { literal: string };
 
@@ -96,6 +114,8 @@ export interface RequestPlan {
   method: string;
   route: string;
   id: IdRef;
+  /** The `:user_id` of a member's path, on the routes that have one. */
+  userId?: UserRef;
   mutation: PathMutation;
   query: QueryPair[];
   authorization?: AuthorizationPlan;
@@ -113,6 +133,7 @@ export function chunksToBuffer(chunks: Chunk[]): Buffer {
     chunks.map((chunk) => {
       if (typeof chunk === 'string') return Buffer.from(chunk, 'utf8');
       if ('bytes' in chunk) return Buffer.from(chunk.bytes);
+      if ('ref' in chunk) throw new Error(`a reference not resolved before sending: ${JSON.stringify(chunk.ref)}`);
       return Buffer.from(chunk.repeat.repeat(chunk.times), 'utf8');
     }),
   );
@@ -163,4 +184,22 @@ export function bodyBytes(body: BodyPlan): Buffer {
       return body.cut === undefined ? whole : whole.subarray(0, Math.floor(whole.length * body.cut));
     }
   }
+}
+
+/** Every `ref` chunk in a value (a body plan, query pairs), in order. */
+export function referencesIn(value: unknown): ValueRef[] {
+  const found: ValueRef[] = [];
+  substitute(value, (ref) => {
+    found.push(ref);
+    return '';
+  });
+  return found;
+}
+
+/** The value with every `ref` chunk replaced by the text `write` gives it. */
+export function substitute<T>(value: T, write: (ref: ValueRef) => string): T {
+  if (Array.isArray(value)) return value.map((item: unknown) => substitute(item, write)) as T;
+  if (typeof value !== 'object' || value === null) return value;
+  if ('ref' in value) return write((value as { ref: ValueRef }).ref) as T;
+  return Object.fromEntries(Object.entries(value).map(([name, item]) => [name, substitute(item, write)])) as T;
 }

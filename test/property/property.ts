@@ -1,16 +1,22 @@
+import http from 'node:http';
 import type { TestContext } from 'node:test';
-import { replyProblems, snapshot, writeProblems } from './contract.js';
-import { resolve, send, transportOf, type Resolved } from './execute.js';
+import { accessOf, accessProblems, departureProblems, replyProblems, snapshot, writeProblems } from './contract.js';
+import { resolve, routedPath, send, transportOf, type Resolved } from './execute.js';
 import type { Fixture } from './fixture.js';
 import type { RequestPlan } from './plan.js';
-import type { RouteSpec } from './routes.js';
+import { ROUTES, type RouteSpec } from './routes.js';
 import { viaHttp, type Outcome, type Reply } from './wire.js';
 
 /** One request: its reply, the database around it, and the server's health afterwards. */
 export async function problemsOf(fixture: Fixture, plan: RequestPlan, route: RouteSpec, crashes: CrashWatch): Promise<string[]> {
   const problems: string[] = [];
   const before = await snapshot(fixture.database);
+  const secrets = await fixture.secrets();
   const resolved = await resolve(fixture, plan, route);
+  const method = resolved.wire.method;
+  const callerId = resolved.session?.userId;
+  const path = routedPath(plan, resolved.wire);
+  const access = accessOf(before, { path, method, callerId, body: resolved.wire.body.toString('latin1') }, ROUTES);
   const outcome = await Promise.race([send(plan, resolved), crashes.next()]);
   if ('failure' in outcome) {
     problems.push(outcome.failure);
@@ -18,18 +24,21 @@ export async function problemsOf(fixture: Fixture, plan: RequestPlan, route: Rou
     const { reply } = outcome;
     problems.push(
       ...replyProblems(reply, {
-        method: resolved.wire.method,
+        method,
         headers: resolved.wire.headers.map(([name, value]) => [name.toLowerCase(), value]),
         servesDocuments: route.servesDocuments === true,
-        unhandledMethodOnKnownUrl: plan.mutation === 'none' && !route.path.includes(':') && !handles(route, resolved.wire.method),
-        parsed: !(transportOf(plan) === 'raw' && plan.tweak !== 'none') && reply.status !== 431,
-        callerId: resolved.session?.userId,
-        secrets: fixture.secrets(),
+        unhandledMethodOnKnownUrl: plan.mutation === 'none' && !route.path.includes(':') && !handles(route, method),
+        parsed: wellFormed(plan, resolved) && reply.status !== 431,
+        callerId,
+        secrets,
       }),
+      // A request head too large to read (431) is refused before anything else.
+      ...accessProblems(reply, access, { method, direct: reachesObject(plan, route, resolved) && reply.status !== 431 }),
     );
     const after = await snapshot(fixture.database);
     const loggedInUserId = await signedInBy(fixture, reply);
-    problems.push(...writeProblems(before, after, { method: resolved.wire.method, status: reply.status, session: resolved.session, loggedInUserId }));
+    problems.push(...writeProblems(before, after, { method, status: reply.status, session: resolved.session, loggedInUserId }));
+    problems.push(...departureProblems(before, after, { method, status: reply.status }));
   }
   problems.push(...crashes.take());
   try {
@@ -49,6 +58,38 @@ export async function problemsOf(fixture: Fixture, plan: RequestPlan, route: Rou
 function handles(route: RouteSpec, method: string): boolean {
   const methods = [...route.methods, ...(route.methods.includes('GET') ? ['HEAD'] : [])];
   return methods.includes(method.toUpperCase());
+}
+
+/**
+ * Whether the request reaches the server as HTTP it can parse. Node's parser knows only its own
+ * methods, in capitals (BREW or `get` are refused before anything is read); the injector and
+ * Node's client send nothing else, while on a raw socket a tweak, or a byte in the target that
+ * a request line cannot hold (a space, a control or non-ASCII byte from a query sent raw),
+ * makes it garbage.
+ */
+function wellFormed(plan: RequestPlan, { wire }: Resolved): boolean {
+  if (!http.METHODS.includes(wire.method)) return false;
+  return transportOf(plan) !== 'raw' || (plan.tweak === 'none' && /^[\x21-\x7e]*$/.test(wire.target));
+}
+
+/**
+ * Whether nothing but the object of the path can decide the outcome: the request is plain HTTP
+ * with no unusual header, its path unchanged with named ids, its method one the route handles,
+ * and it presents the caller's own token as the API expects it.
+ */
+function reachesObject(plan: RequestPlan, route: RouteSpec, resolved: Resolved): boolean {
+  const authorization = plan.authorization;
+  const ownToken =
+    authorization !== undefined && authorization.scheme === 'Token' && authorization.separator === ' ' && authorization.suffix === '' && typeof authorization.token === 'string';
+  return (
+    ownToken &&
+    resolved.session !== undefined &&
+    resolved.namedIds &&
+    plan.mutation === 'none' &&
+    plan.headers.length === 0 &&
+    wellFormed(plan, resolved) &&
+    route.methods.includes(plan.method)
+  );
 }
 
 /** The user a successful login signed in, from the token it returned. */

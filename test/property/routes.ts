@@ -21,10 +21,17 @@ export type ValueKind =
   | 'search'
   | 'cursor'
   | 'syncToken'
+  | 'listName'
+  | 'role'
+  | 'listRef'
+  | 'userRef'
   | 'text';
 
-/** What a `:id` in the path stands for: ids of this kind are generated for every user. */
-export type IdKind = 'task' | 'session';
+/**
+ * What a `:id` in the path stands for: ids of this kind are generated for every user. A
+ * `:user_id` after it names a user (a member of the list, the caller, or neither): see UserRef.
+ */
+export type IdKind = 'task' | 'session' | 'list';
 
 export interface RouteSpec {
   path: string;
@@ -44,6 +51,9 @@ const TASK_FIELDS: Record<string, ValueKind> = {
   description: 'description',
   due_date: 'date',
   completed: 'boolean',
+  // Where the task is and who does it: a list id (or null), a member's user id (or null).
+  list: 'listRef',
+  assignee: 'userRef',
   // Read-only fields, which must be ignored.
   id: 'integer',
   owner: 'integer',
@@ -60,6 +70,26 @@ const TASK_LIST_QUERY: Record<string, ValueKind> = {
   search: 'search',
   updated_since: 'timestamp',
   ordering: 'ordering',
+  page: 'integer',
+  page_size: 'integer',
+  limit: 'integer',
+  offset: 'integer',
+  cursor: 'cursor',
+  list: 'listRef',
+  assignee: 'userRef',
+};
+
+const LIST_FIELDS: Record<string, ValueKind> = {
+  name: 'listName',
+  description: 'description',
+  // Read-only fields, which must be ignored.
+  id: 'integer',
+  role: 'role',
+  member_count: 'integer',
+  created_at: 'timestamp',
+};
+
+const PAGINATION_QUERY: Record<string, ValueKind> = {
   page: 'integer',
   page_size: 'integer',
   limit: 'integer',
@@ -101,6 +131,24 @@ export const ROUTES: RouteSpec[] = [
   { path: '/api/tasks/deleted/', methods: ['GET'], authenticated: true, query: { since: 'timestamp' } },
   { path: '/api/tasks/sync/', methods: ['GET'], authenticated: true, query: { token: 'syncToken' } },
   { path: '/api/tasks/:id/', methods: ['GET', 'PUT', 'PATCH', 'DELETE'], authenticated: true, id: 'task', body: TASK_FIELDS },
+  { path: '/api/lists/', methods: ['GET', 'POST'], authenticated: true, body: LIST_FIELDS, query: PAGINATION_QUERY },
+  { path: '/api/lists/:id/', methods: ['GET', 'PUT', 'PATCH', 'DELETE'], authenticated: true, id: 'list', body: LIST_FIELDS },
+  {
+    path: '/api/lists/:id/members/',
+    methods: ['GET', 'POST'],
+    authenticated: true,
+    id: 'list',
+    // A member is added by username; `user_id` is read-only and must be ignored.
+    body: { username: 'username', role: 'role', user_id: 'userRef' },
+  },
+  {
+    path: '/api/lists/:id/members/:user_id/',
+    methods: ['GET', 'PATCH', 'DELETE'],
+    authenticated: true,
+    id: 'list',
+    // `role` is the only writable field; the others must be ignored.
+    body: { role: 'role', user_id: 'userRef', username: 'username', joined_at: 'timestamp' },
+  },
 ];
 
 interface OpenApiDocument {
