@@ -117,6 +117,12 @@ export function createAccountsRepository({ db, dialect, prepare }: Database) {
         .execute();
     },
 
+    /** Whether the user has this session. */
+    async hasSession(userId: number, sessionId: number): Promise<boolean> {
+      const row = await db.selectFrom('auth_tokens').select('id').where('user_id', '=', userId).where('id', '=', sessionId).executeTakeFirst();
+      return row !== undefined;
+    },
+
     /** Revokes one of the user's sessions; false when the user has no such session. */
     async deleteSession(userId: number, sessionId: number): Promise<boolean> {
       const result = await db

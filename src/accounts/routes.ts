@@ -178,11 +178,17 @@ export async function accountRoutes(app: FastifyInstance, options: AccountRoutes
     });
     completeResource(secured, { url: '/api/sessions/', name: 'Sessions', description: 'Active sessions.', methods: ['GET'] });
 
+    const sessionIdOf = (request: FastifyRequest) => parsePathId((request.params as { id: string }).id);
     secured.delete('/api/sessions/:id/', {
       schema: { ...SECURED, summary: 'Revoke one session', params: Type.Object({ id: Type.String() }), response: { 204: Type.Null() } },
+      // The session before the body's content type is parsed: 404 comes before 400/415.
+      preParsing: async (request) => {
+        const id = sessionIdOf(request);
+        if (id === undefined || !(await accounts.hasSession(callerOf(request).userId, id))) throw notFound();
+      },
       handler: async (request, reply) => {
-        const id = parsePathId((request.params as { id: string }).id);
-        if (id === undefined || !(await accounts.deleteSession(callerOf(request).userId, id))) throw notFound();
+        // Revoked meanwhile by another request: gone all the same.
+        if (!(await accounts.deleteSession(callerOf(request).userId, sessionIdOf(request)!))) throw notFound();
         return reply.code(204).send();
       },
     });

@@ -11,6 +11,22 @@ const auth = (token: string) => ({ authorization: `Token ${token}` });
 const forged = (token: string) => token.slice(0, -1) + (token.endsWith('0') ? '1' : '0');
 
 describe(`[${dialectName}] sessions`, () => {
+  test("when another user's or a missing session is revoked with an unparsable body, then it is 404 before the body's 415, and nothing is revoked", async (t) => {
+    const { app } = await buildTestApp(t);
+    const [alice, bob] = await Promise.all([createUser(app), createUser(app)]);
+    const bobs = (await app.inject({ method: 'GET', url: '/api/sessions/', headers: bob.auth })).json()[0].id;
+    for (const id of [bobs, 999999]) {
+      const response = await app.inject({ method: 'DELETE', url: `/api/sessions/${id}/`, headers: { ...alice.auth, 'content-type': 'garbage' }, payload: 'x' });
+      assert.equal(response.statusCode, 404, String(id));
+      assert.deepEqual(response.json(), { detail: 'Not found.' });
+    }
+    assert.equal((await app.inject({ method: 'GET', url: '/api/user/', headers: bob.auth })).statusCode, 200);
+    const own = (await app.inject({ method: 'GET', url: '/api/sessions/', headers: alice.auth })).json()[0].id;
+    const refused = await app.inject({ method: 'DELETE', url: `/api/sessions/${own}/`, headers: { ...alice.auth, 'content-type': 'garbage' }, payload: 'x' });
+    assert.equal(refused.statusCode, 415);
+    assert.equal((await app.inject({ method: 'GET', url: '/api/user/', headers: alice.auth })).statusCode, 200);
+  });
+
   test('when a user logs in twice, then each login gets its own token, stored only as its SHA-256 digest', async (t) => {
     const { app, database } = await buildTestApp(t);
     const user = await createUser(app);

@@ -368,7 +368,7 @@ const WRITES = new Set(['PUT', 'PATCH', 'DELETE']);
 
 /**
  * The spec's answer (lists-spec.md) from the rows as they were before the request, for the
- * routes whose order of outcomes it states: lists, their members, and tasks.
+ * routes whose order of outcomes it states: lists, their members, tasks and sessions.
  */
 export function accessOf(before: Snapshot, request: AccessRequest, routes: readonly { path: string }[]): Access {
   const none: Access = { forbidden: false, bodyMayForbid: false };
@@ -411,6 +411,10 @@ export function accessOf(before: Snapshot, request: AccessRequest, routes: reado
       // Anyone may leave; only an owner changes or removes someone else.
       const forbidden = role !== 'owner' && (method === 'PATCH' || (method === 'DELETE' && userId !== caller));
       return { visible: true, forbidden, bodyMayForbid: false };
+    }
+    case '/api/sessions/:id/': {
+      const session = id === undefined ? undefined : before.auth_tokens.get(String(id))?.row;
+      return session !== undefined && Number(session.user_id) === caller ? { visible: true, forbidden: false, bodyMayForbid: false } : hidden;
     }
     default:
       return none;
