@@ -1,12 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, test, type TestContext } from 'node:test';
-import { sql } from 'kysely';
-import pg from 'pg';
 import { createAccountsRepository, type AccountsRepository } from '../../src/accounts/repository.js';
 import { now, secondsFromNow } from '../../src/db/clock.js';
-import type { Database } from '../../src/db/database.js';
 import { createTasksRepository } from '../../src/tasks/repository.js';
 import { TEST_DATABASE_URL, openTestDatabase } from '../helpers.js';
+import { blockerFor, untilWaiting } from '../postgres-locks.js';
 import { insertSession, insertUser } from '../accounts/support.js';
 
 /**
@@ -20,39 +18,9 @@ import { insertSession, insertUser } from '../accounts/support.js';
 describe('[postgres] statements racing a security change held open', { skip: TEST_DATABASE_URL === undefined && 'PostgreSQL only' }, () => {
   async function setUp(t: TestContext) {
     const database = await openTestDatabase(t);
-    const { rows } = await sql<{ schema: string }>`select current_schema() as schema`.execute(database.db);
-    const blocker = new pg.Client({ connectionString: TEST_DATABASE_URL, options: `-c search_path=${rows[0]!.schema}` });
-    await blocker.connect();
-    t.after(() => blocker.end());
+    const blocker = await blockerFor(t, database);
     const userId = await insertUser(database, { username: `locked_${Date.now()}`, password: 'stored-hash' });
     return { database, blocker, userId, accounts: createAccountsRepository(database) };
-  }
-
-  /** Locks rows from the other connection until `release()`. */
-  async function holdLock(blocker: pg.Client, statement: string, parameters: unknown[]) {
-    await blocker.query('begin');
-    await blocker.query(statement, parameters);
-    const { rows } = await blocker.query<{ pid: number }>('select pg_backend_pid() as pid');
-    return { pid: rows[0]!.pid, release: () => blocker.query('commit') };
-  }
-
-  /**
-   * Waits until `count` backends wait, directly or through others, on the blocker's locks, or
-   * until `racing` settles without waiting (which the assertions after then catch).
-   */
-  async function untilWaiting(database: Database, blockerPid: number, count: number, racing: Promise<unknown>) {
-    let settled = false;
-    void racing.then(() => (settled = true), () => (settled = true));
-    for (let attempt = 0; attempt < 1000 && !settled; attempt++) {
-      const { rows } = await sql<{ waiting: number }>`
-        with recursive waiting(pid) as (
-          select pid from pg_stat_activity where ${blockerPid}::int = any(pg_blocking_pids(pid))
-          union
-          select activity.pid from pg_stat_activity activity join waiting on waiting.pid = any(pg_blocking_pids(activity.pid))
-        ) select count(*)::int as waiting from waiting`.execute(database.db);
-      if (rows[0]!.waiting >= count) return;
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
   }
 
   function sessionFor(accounts: AccountsRepository, userId: number, sessionEpoch: number) {
@@ -74,7 +42,7 @@ describe('[postgres] statements racing a security change held open', { skip: TES
       await insertSession(database, userId);
       await insertSession(database, userId);
       const [kept, locked] = await database.db.selectFrom('auth_tokens').select('id').where('user_id', '=', userId).orderBy('id').execute();
-      const lock = await holdLock(blocker, 'select id from auth_tokens where id = $1 for update', [locked!.id]);
+      const lock = await blocker.hold('select id from auth_tokens where id = $1 for update', [locked!.id]);
 
       const revocation = revoke(accounts, userId, kept!.id);
       await untilWaiting(database, lock.pid, 1, revocation);
@@ -93,7 +61,7 @@ describe('[postgres] statements racing a security change held open', { skip: TES
     const { database, blocker, userId, accounts } = await setUp(t);
     const tasks = createTasksRepository(database);
     const first = (await tasks.create(database.db, { userId: userId }, { title: 'first' }, now()))!;
-    const lock = await holdLock(blocker, 'select id from tasks where id = $1 for update', [first.id]);
+    const lock = await blocker.hold('select id from tasks where id = $1 for update', [first.id]);
 
     const deletion = accounts.deleteUser(userId, 'stored-hash', now());
     await untilWaiting(database, lock.pid, 1, deletion);
@@ -112,7 +80,7 @@ describe('[postgres] statements racing a security change held open', { skip: TES
     const first = (await tasks.create(database.db, { userId: userId }, { title: 'first' }, now()))!;
     const second = (await tasks.create(database.db, { userId: userId }, { title: 'second' }, now()))!;
     // The deletion's cascade stops at the first task, before it reaches the second.
-    const lock = await holdLock(blocker, 'select id from tasks where id = $1 for update', [first.id]);
+    const lock = await blocker.hold('select id from tasks where id = $1 for update', [first.id]);
 
     const deletion = accounts.deleteUser(userId, 'stored-hash', now());
     await untilWaiting(database, lock.pid, 1, deletion);

@@ -1,10 +1,7 @@
 import assert from 'node:assert/strict';
 import type { TestContext } from 'node:test';
 import type { FastifyInstance } from 'fastify';
-import { sql } from 'kysely';
-import pg from 'pg';
-import type { Database } from '../../src/db/database.js';
-import { buildTestApp, createUser, TEST_DATABASE_URL, type TestUser } from '../helpers.js';
+import { buildTestApp, createUser, type TestUser } from '../helpers.js';
 
 type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -36,36 +33,6 @@ export async function team(t: TestContext) {
   return { app, database, owner, editor, viewer, outsider, list };
 }
 
-/** PostgreSQL: a second connection on the test's schema, to hold row locks from outside the app. */
-export async function blockerFor(t: TestContext, database: Database) {
-  const { rows } = await sql<{ schema: string }>`select current_schema() as schema`.execute(database.db);
-  const blocker = new pg.Client({ connectionString: TEST_DATABASE_URL, options: `-c search_path=${rows[0]!.schema}` });
-  await blocker.connect();
-  t.after(() => blocker.end());
-  return {
-    /** Runs `statement` in a transaction left open until `release()`. */
-    async hold(statement: string, parameters: unknown[]) {
-      await blocker.query('begin');
-      await blocker.query(statement, parameters);
-      const { rows: pids } = await blocker.query<{ pid: number }>('select pg_backend_pid() as pid');
-      return { pid: pids[0]!.pid, release: () => blocker.query('rollback') };
-    },
-  };
-}
-
-/** Waits until `count` backends wait, directly or through others, on `blockerPid`'s locks. */
-export async function untilWaiting(database: Database, blockerPid: number, count: number) {
-  for (let attempt = 0; attempt < 500; attempt++) {
-    const { rows } = await sql<{ waiting: number }>`
-      with recursive waiting(pid) as (
-        select pid from pg_stat_activity where ${blockerPid}::int = any(pg_blocking_pids(pid))
-        union
-        select activity.pid from pg_stat_activity activity join waiting on waiting.pid = any(pg_blocking_pids(activity.pid))
-      ) select count(*)::int as waiting from waiting`.execute(database.db);
-    if (rows[0]!.waiting >= count) return;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  throw new Error(`fewer than ${count} backends waited on ${blockerPid}`);
-}
+export { blockerFor, untilWaiting } from '../postgres-locks.js';
 
 export const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
