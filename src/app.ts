@@ -16,6 +16,8 @@ import { rootRoutes } from './http/root.js';
 import { createSyncRepository } from './sync/repository.js';
 import { syncRoutes } from './sync/routes.js';
 import { listRoutes } from './lists/routes.js';
+import { createMetrics } from './operations/metrics.js';
+import { operationsRoutes } from './operations/routes.js';
 import { createTasksRepository } from './tasks/repository.js';
 import { taskRoutes } from './tasks/routes.js';
 
@@ -90,6 +92,7 @@ export async function buildApp({ config, database, redis, throttleNamespace }: A
         components: {
           securitySchemes: {
             token: { type: 'apiKey', in: 'header', name: 'Authorization', description: 'Token <key> (or Bearer <key>)' },
+            metrics: { type: 'http', scheme: 'bearer', description: 'The METRICS_TOKEN setting' },
           },
         },
       },
@@ -105,7 +108,20 @@ export async function buildApp({ config, database, redis, throttleNamespace }: A
   const authenticate = createAuthenticate(accounts, config.tokenLifetimeSeconds);
   const throttle = createThrottle(config.throttle, redis, throttleNamespace);
 
+  const metrics = config.metricsToken === undefined ? undefined : createMetrics(database);
+  if (metrics !== undefined) {
+    // Every reply, whatever answered it; a callback hook, as it runs on every request.
+    app.addHook('onResponse', (request, reply, done) => {
+      metrics.observe(request.method, request.routeOptions.url, reply.statusCode, reply.elapsedTime / 1000);
+      done();
+    });
+  }
   await app.register(rootRoutes, { docs: config.docs });
+  await app.register(operationsRoutes, {
+    database,
+    readyTimeoutSeconds: config.readyTimeoutSeconds,
+    metrics: metrics && { registry: metrics, token: config.metricsToken! },
+  });
   await app.register(accountRoutes, { accounts, authenticate, throttle, tokenLifetimeSeconds: config.tokenLifetimeSeconds });
   await app.register(taskRoutes, {
     database,

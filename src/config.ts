@@ -36,6 +36,10 @@ export interface Config {
   connectionTimeoutSeconds: number;
   /** Seconds shutdown waits for requests in flight before it closes their connections and exits. */
   shutdownTimeoutSeconds: number;
+  /** Seconds the database has to answer `GET /readyz`. */
+  readyTimeoutSeconds: number;
+  /** The bearer token of `GET /metrics`; without one, metrics are neither collected nor served. */
+  metricsToken: string | undefined;
 }
 
 /** Password guesses and sign-ups allowed; see "Brute-force protection" in the README. */
@@ -65,6 +69,8 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'
 
 type Env = Record<string, string | undefined>;
 
+const SECRET_SETTINGS = new Set(['METRICS_TOKEN']);
+
 export function loadConfig(env: Env = process.env): Config {
   const problems: string[] = [];
   const read = <T>(name: string, fallback: T, parse: (raw: string) => T): T => {
@@ -73,7 +79,9 @@ export function loadConfig(env: Env = process.env): Config {
     try {
       return parse(raw);
     } catch (error) {
-      problems.push(`${name}=${JSON.stringify(raw)}: ${(error as Error).message}`);
+      // A secret's value is not repeated in the message, which ends up in logs.
+      const shown = SECRET_SETTINGS.has(name) ? '(not shown)' : JSON.stringify(raw);
+      problems.push(`${name}=${shown}: ${(error as Error).message}`);
       return fallback;
     }
   };
@@ -104,6 +112,8 @@ export function loadConfig(env: Env = process.env): Config {
     keepAliveTimeoutSeconds: read('KEEP_ALIVE_TIMEOUT_SECONDS', 72, seconds),
     connectionTimeoutSeconds: read('CONNECTION_TIMEOUT_SECONDS', 60, seconds),
     shutdownTimeoutSeconds: read('SHUTDOWN_TIMEOUT_SECONDS', 10, seconds),
+    readyTimeoutSeconds: read('READY_TIMEOUT_SECONDS', 2, (raw) => integer(raw, 1, 60)),
+    metricsToken: read<string | undefined>('METRICS_TOKEN', undefined, secretToken),
   };
   // Node refuses a header deadline later than the whole request's.
   if (config.headersTimeoutSeconds > config.requestTimeoutSeconds) {
@@ -194,6 +204,12 @@ function trustProxy(raw: string): boolean | string[] {
     if (version === 0 || !prefixOk || rest.length > 0) throw new Error(`"${range}" is not an IP address or CIDR range`);
   }
   return ranges;
+}
+
+/** A secret long enough not to be guessed: at least 32 characters. */
+function secretToken(raw: string): string {
+  if (raw.length < 32) throw new Error('expected at least 32 characters (openssl rand -hex 32 makes one)');
+  return raw;
 }
 
 function redisUrl(raw: string): string {

@@ -66,6 +66,8 @@ export interface Database {
    * request. Only for reads: on SQLite they run in a shared read snapshot (see readSnapshots).
    */
   prepare<P extends object, R>(build: (parameters: P) => Compilable<R>): (values: P) => Promise<R[]>;
+  /** PostgreSQL: the connection pool's figures, for metrics. */
+  poolStats?: () => { total: number; idle: number; waiting: number };
   close(): Promise<void>;
 }
 
@@ -284,6 +286,7 @@ function openPostgres(url: string, options: DatabaseOptions): Database {
       const bind = binder<P>(compiled.parameters);
       return async (values: P) => run(db, compiled, bind(values));
     },
+    poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
     close: () => db.destroy(),
   };
 }

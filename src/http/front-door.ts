@@ -17,7 +17,8 @@ export interface FrontDoor {
 /**
  * What every request meets first, in the original's order: security headers, CORS (a
  * preflight is answered here, on any path, without authentication), the Host check, then the
- * trailing-slash redirect. One synchronous hook, since it runs on every request. Requests the
+ * trailing-slash redirect (routes that build no links, as the operators' probes, may opt out
+ * of the Host check with `config: {anyHost: true}`). One synchronous hook, since it runs on every request. Requests the
  * router refuses itself (a malformed URL) get the same headers and CORS answers.
  */
 export function frontDoor(options: FrontDoorOptions): FrontDoor {
@@ -28,7 +29,9 @@ export function frontDoor(options: FrontDoorOptions): FrontDoor {
     onRequest(request, reply, done) {
       reply.headers(SECURITY_HEADERS);
       if (cors(request, reply)) return;
-      if (!hostAllowed(request)) return done(detail(400, 'Invalid host header.'));
+      if (!hostAllowed(request) && !(request.routeOptions.config as { anyHost?: boolean }).anyHost) {
+        return done(detail(400, 'Invalid host header.'));
+      }
       if (schemeAllowed !== undefined && !schemeAllowed(request)) return done(detail(400, 'Invalid X-Forwarded-Proto header.'));
       if (slashRedirect(request, reply)) return;
       done();

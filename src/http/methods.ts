@@ -10,6 +10,8 @@ export interface Resource {
   description: string;
   /** The methods with handlers, in the order the `Allow` header lists them. */
   methods: Method[];
+  /** Route config the answers share with the resource's own routes (see operations/routes.ts). */
+  config?: Record<string, unknown>;
 }
 
 /**
@@ -52,6 +54,7 @@ export function completeResource(app: FastifyInstance, resource: Resource): void
     method: 'OPTIONS',
     url: resource.url,
     schema: { hide: true },
+    config: resource.config,
     handler: async (_request, reply) =>
       reply.header('allow', allow).send({
         name: resource.name,
@@ -67,6 +70,7 @@ export function completeResource(app: FastifyInstance, resource: Resource): void
     method: refused,
     url: resource.url,
     schema: { hide: true },
+    config: resource.config,
     handler: async (request) => {
       throw methodNotAllowed(request.method, allow);
     },

@@ -29,6 +29,8 @@ const DEFAULTS: Config = {
   keepAliveTimeoutSeconds: 72,
   connectionTimeoutSeconds: 60,
   shutdownTimeoutSeconds: 10,
+  readyTimeoutSeconds: 2,
+  metricsToken: undefined,
 };
 
 /** The ConfigError loadConfig throws for `env`; fails the test when it does not throw one. */
@@ -53,7 +55,7 @@ describe('configuration defaults', () => {
         'MIGRATE_ON_START', 'BODY_LIMIT_BYTES', 'TOKEN_LIFETIME_SECONDS', 'THROTTLE_LOGIN_USERNAME', 'THROTTLE_LOGIN_ADDRESS',
         'THROTTLE_REGISTER_ADDRESS', 'TOMBSTONE_RETENTION_SECONDS', 'API_DOCS', 'CLIENT_ORIGIN', 'CLIENT_ORIGIN_DEV',
         'REQUEST_TIMEOUT_SECONDS', 'HEADERS_TIMEOUT_SECONDS', 'KEEP_ALIVE_TIMEOUT_SECONDS', 'CONNECTION_TIMEOUT_SECONDS',
-        'SHUTDOWN_TIMEOUT_SECONDS'].map(
+        'SHUTDOWN_TIMEOUT_SECONDS', 'READY_TIMEOUT_SECONDS', 'METRICS_TOKEN'].map(
         (name, index) => [name, index % 2 === 0 ? '' : '   '],
       ),
     );
@@ -89,6 +91,8 @@ describe('configuration values', () => {
       KEEP_ALIVE_TIMEOUT_SECONDS: '5',
       CONNECTION_TIMEOUT_SECONDS: '300',
       SHUTDOWN_TIMEOUT_SECONDS: '3600',
+      READY_TIMEOUT_SECONDS: '60',
+      METRICS_TOKEN: 'm'.repeat(32),
     });
     assert.deepEqual(config, {
       port: 9090,
@@ -116,6 +120,8 @@ describe('configuration values', () => {
       keepAliveTimeoutSeconds: 5,
       connectionTimeoutSeconds: 300,
       shutdownTimeoutSeconds: 3600,
+      readyTimeoutSeconds: 60,
+      metricsToken: 'm'.repeat(32),
     } satisfies Config);
   });
 
@@ -245,6 +251,7 @@ describe('invalid configuration', () => {
     ['KEEP_ALIVE_TIMEOUT_SECONDS', '-5'],
     ['CONNECTION_TIMEOUT_SECONDS', 'forever'],
     ['SHUTDOWN_TIMEOUT_SECONDS', '0'],
+    ['READY_TIMEOUT_SECONDS', '61'],
   ];
   for (const [name, raw] of invalid) {
     test(`when ${name} is ${JSON.stringify(raw)}, then a ConfigError names ${name} and the value`, () => {
@@ -290,5 +297,11 @@ describe('repeated loads', () => {
   test('when a client origin was added in an earlier load, then a later load without it has only the default origins', () => {
     loadConfig({ CLIENT_ORIGIN: 'https://leak.example.com' });
     assert.deepEqual(loadConfig({}).corsAllowedOrigins, DEFAULTS.corsAllowedOrigins);
+  });
+
+  test('when METRICS_TOKEN is too short, then the ConfigError names it without repeating the secret', () => {
+    const error = configError({ METRICS_TOKEN: 'short-secret' });
+    assert.match(error.message, /METRICS_TOKEN=\(not shown\): expected at least 32 characters/);
+    assert.doesNotMatch(error.message, /short-secret/);
   });
 });

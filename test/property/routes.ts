@@ -99,6 +99,8 @@ const PAGINATION_QUERY: Record<string, ValueKind> = {
 
 export const ROUTES: RouteSpec[] = [
   { path: '/', methods: ['GET'], authenticated: false },
+  { path: '/healthz', methods: ['GET'], authenticated: false },
+  { path: '/readyz', methods: ['GET'], authenticated: false },
   { path: '/api/docs/', methods: ['GET'], authenticated: false, servesDocuments: true },
   { path: '/api/docs/json', methods: ['GET'], authenticated: false, servesDocuments: true },
   { path: '/api/docs/yaml', methods: ['GET'], authenticated: false, servesDocuments: true },
