@@ -1,62 +1,160 @@
 import 'dotenv/config';
-import { loadConfig } from './config.js';
-import { createDatabase } from './db/database.js';
+import { createInterface } from 'node:readline';
+import { Writable } from 'node:stream';
+import { sql } from 'kysely';
+import { passwordProblems } from './accounts/password-policy.js';
+import { hashPassword } from './accounts/passwords.js';
+import { createAccountsRepository } from './accounts/repository.js';
+import { loadConfig, sqlitePath } from './config.js';
+import { createDatabase, type Database } from './db/database.js';
 import { migrateToLatest } from './db/migrate.js';
 import { cleanUp } from './maintenance.js';
-import { createAccountsRepository } from './accounts/repository.js';
+import type { Config } from './config.js';
 
-const USAGE = `Usage: npm run <command>, or node dist/cli.js <command>
-  migrate                 apply pending database migrations
-  cleanup                 delete expired sessions and deletion records past their retention
-  deactivate <username>   block a user: no logins, and their tokens stop working at once
-  activate <username>     allow a deactivated user again`;
+const USAGE = `Usage: task-tracker <command> (npx task-tracker in a checkout; npm run cli -- <command>)
+  migrate                     apply pending database migrations
+  cleanup                     delete expired sessions and deletion records past their retention
+  deactivate <username>       block a user: no logins, and their tokens stop working at once
+  activate <username>         allow a deactivated user again
+  changepassword <username>   set a user's password (asked twice on a terminal, else read from
+                              the first line of standard input) and end all their sessions
+  backup <file>               a consistent copy of the SQLite database, also while the server runs
+  help                        this text
+Exit codes: 0 done, 1 failed, 2 wrong usage.`;
+
+/** A mistake in how the command was called: exit code 2 with the usage. */
+class UsageError extends Error {}
+
+/** The command could not do its work: exit code 1 with the message. */
+class Failure extends Error {}
+
+interface Command {
+  /** Names of the positional arguments the command takes. */
+  arguments: string[];
+  run(context: { config: Config; database: Database; args: string[] }): Promise<string>;
+}
+
+const COMMANDS: Record<string, Command> = {
+  migrate: {
+    arguments: [],
+    async run({ database }) {
+      const applied = await migrateToLatest(database.db);
+      return applied.length === 0 ? 'No migrations to apply.' : `Applied: ${applied.join(', ')}`;
+    },
+  },
+  cleanup: {
+    arguments: [],
+    async run({ database, config }) {
+      const removed = await cleanUp(database, config);
+      return `Removed ${removed.sessions} expired sessions and ${removed.tombstones} old deletion records.`;
+    },
+  },
+  activate: { arguments: ['username'], run: ({ database, args }) => setActive(database, args[0]!, true) },
+  deactivate: { arguments: ['username'], run: ({ database, args }) => setActive(database, args[0]!, false) },
+  changepassword: {
+    arguments: ['username'],
+    async run({ database, args }) {
+      const [username] = args as [string];
+      const accounts = createAccountsRepository(database);
+      const user = await accounts.findCredentials(username);
+      if (user === undefined) throw new Failure(`No user named ${username}.`);
+      const details = (await accounts.findCredentialsById(user.id))!;
+      const password = await newPassword(details);
+      const outcome = await accounts.changePassword({ userId: user.id, verifiedHash: user.password, passwordHash: await hashPassword(password), keepSessionId: 0 });
+      if (outcome !== 'changed') throw new Failure(`The password of ${username} was changed meanwhile, or the user deleted; nothing was changed.`);
+      return `Password changed for ${details.username}; all their sessions have ended.`;
+    },
+  },
+  backup: {
+    arguments: ['file'],
+    async run({ database, config, args }) {
+      if (database.dialect !== 'sqlite') {
+        throw new Failure('backup copies SQLite databases. On PostgreSQL use pg_dump: pg_dump --format=custom "$DATABASE_URL" > tasks.dump');
+      }
+      const target = sqlitePath(`sqlite:${args[0]!}`);
+      if (target === sqlitePath(config.databaseUrl)) throw new Failure('The backup must go to another file than the database itself.');
+      // One read transaction copies every page as of one moment; writers go on meanwhile (WAL).
+      try {
+        await sql`vacuum into ${target}`.execute(database.db);
+      } catch (error) {
+        throw new Failure(`Could not write ${target}: ${(error as Error).message}`);
+      }
+      return `Backed up to ${target}.`;
+    },
+  },
+};
+
+async function setActive(database: Database, username: string, active: boolean): Promise<string> {
+  if (!(await createAccountsRepository(database).setActive(username, active))) throw new Failure(`No user named ${username}.`);
+  return `${username} is now ${active ? 'active' : 'inactive'}.`;
+}
+
+/** A new password that passes the policy: asked twice on a terminal, else the first line of input. */
+async function newPassword(context: { username: string; email: string }): Promise<string> {
+  const password = process.stdin.isTTY ? await askTwice() : await firstLine();
+  const problems = passwordProblems(password, context);
+  if (problems.length > 0) throw new Failure(problems.join('\n'));
+  return password;
+}
+
+async function askTwice(): Promise<string> {
+  const first = await askHidden('Password: ');
+  const second = await askHidden('Password (again): ');
+  if (first !== second) throw new Failure('The two passwords differ.');
+  return first;
+}
+
+/** Reads a line from the terminal without echoing it. */
+function askHidden(prompt: string): Promise<string> {
+  process.stdout.write(prompt);
+  const silent = new Writable({ write: (_chunk, _encoding, done) => done() });
+  const reader = createInterface({ input: process.stdin, output: silent, terminal: true });
+  return new Promise((resolve) =>
+    reader.question('', (answer) => {
+      reader.close();
+      process.stdout.write('\n');
+      resolve(answer);
+    }),
+  );
+}
+
+async function firstLine(): Promise<string> {
+  const reader = createInterface({ input: process.stdin });
+  for await (const line of reader) {
+    reader.close();
+    return line;
+  }
+  throw new Failure('No password on standard input.');
+}
 
 async function main(argv: string[]): Promise<number> {
-  const [command, argument] = argv;
-  if (command === undefined || command === 'help' || command === '--help') {
+  const [name, ...args] = argv;
+  if (name === 'help' || name === '--help' || name === '-h') {
     console.log(USAGE);
-    return command === undefined ? 1 : 0;
+    return 0;
   }
-  const config = loadConfig();
-  const database = createDatabase(config.databaseUrl);
   try {
-    switch (command) {
-      case 'migrate': {
-        const applied = await migrateToLatest(database.db);
-        console.log(applied.length === 0 ? 'No migrations to apply.' : `Applied: ${applied.join(', ')}`);
-        return 0;
-      }
-      case 'cleanup': {
-        const removed = await cleanUp(database, config);
-        console.log(`Removed ${removed.sessions} expired sessions and ${removed.tombstones} old deletion records.`);
-        return 0;
-      }
-      case 'activate':
-      case 'deactivate': {
-        if (!argument) {
-          console.error(`${command} needs a username.\n${USAGE}`);
-          return 1;
-        }
-        if (!(await createAccountsRepository(database).setActive(argument, command === 'activate'))) {
-          console.error(`No user named ${argument}.`);
-          return 1;
-        }
-        console.log(`${argument} is now ${command === 'activate' ? 'active' : 'inactive'}.`);
-        return 0;
-      }
-      default:
-        console.error(`Unknown command: ${command}\n${USAGE}`);
-        return 1;
+    const command = name === undefined ? undefined : COMMANDS[name];
+    if (command === undefined) throw new UsageError(name === undefined ? 'No command given.' : `Unknown command: ${name}`);
+    if (args.length !== command.arguments.length) {
+      throw new UsageError(`${name} takes ${command.arguments.length === 0 ? 'no arguments' : command.arguments.map((argument) => `<${argument}>`).join(' ')}.`);
     }
-  } finally {
-    await database.close();
+    const config = loadConfig();
+    const database = createDatabase(config.databaseUrl);
+    try {
+      console.log(await command.run({ config, database, args }));
+      return 0;
+    } finally {
+      await database.close();
+    }
+  } catch (error) {
+    if (error instanceof UsageError) {
+      console.error(`${error.message}\n${USAGE}`);
+      return 2;
+    }
+    console.error(error instanceof Error ? error.message : error);
+    return 1;
   }
 }
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    console.error(error instanceof Error ? error.message : error);
-    process.exit(1);
-  },
-);
+main(process.argv.slice(2)).then((code) => process.exit(code));

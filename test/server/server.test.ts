@@ -195,14 +195,14 @@ describe('the command line', { concurrency: 3 }, () => {
     assert.deepEqual(await state(), { active: true, sessions: 0 });
   });
 
-  test('when deactivate names no user or an unknown one, then it exits 1 saying so', async (t) => {
+  test('when deactivate names an unknown user, then it exits 1 saying so; without a username, 2 with the usage', async (t) => {
     const databaseUrl = tempSqliteUrl(t);
     assert.equal((await runCli(t, ['migrate'], databaseUrl)).code, 0);
     const unknown = await runCli(t, ['deactivate', 'nobody'], databaseUrl);
     assert.deepEqual(unknown, { code: 1, stdout: '', stderr: 'No user named nobody.\n' });
     const missing = await runCli(t, ['deactivate'], databaseUrl);
-    assert.equal(missing.code, 1);
-    assert.match(missing.stderr, /^deactivate needs a username\.\nUsage:/);
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /^deactivate takes <username>\.\nUsage:/);
   });
 
   test('when cleanup runs, then it removes expired sessions and old deletion records and reports the numbers', async (t) => {
@@ -246,24 +246,5 @@ describe('the command line', { concurrency: 3 }, () => {
     t.after(() => after.close());
     assert.deepEqual(await after.db.selectFrom('auth_tokens').select('digest').execute(), [{ digest: '3'.repeat(64) }]);
     assert.deepEqual(await after.db.selectFrom('deleted_tasks').select('task_id').execute(), [{ task_id: 2 }]);
-  });
-
-  test('when the command is unknown, then it exits 1 with the usage on stderr', async (t) => {
-    const result = await runCli(t, ['frobnicate'], tempSqliteUrl(t));
-    assert.equal(result.code, 1);
-    assert.equal(result.stdout, '');
-    assert.match(result.stderr, /^Unknown command: frobnicate\nUsage: /);
-    for (const command of ['migrate', 'cleanup', 'deactivate <username>', 'activate <username>']) {
-      assert.ok(result.stderr.includes(command), command);
-    }
-  });
-
-  test('when no command is given, then it exits 1 with the usage; help exits 0 with it', async (t) => {
-    const none = await runCli(t, [], tempSqliteUrl(t));
-    assert.equal(none.code, 1);
-    assert.match(none.stdout, /^Usage: /);
-    const help = await runCli(t, ['help'], tempSqliteUrl(t));
-    assert.equal(help.code, 0);
-    assert.equal(help.stdout, none.stdout);
   });
 });
