@@ -15,6 +15,7 @@ import { completeResource, routeEveryRequest } from './http/methods.js';
 import { rootRoutes } from './http/root.js';
 import { createSyncRepository } from './sync/repository.js';
 import { syncRoutes } from './sync/routes.js';
+import { adminRoutes } from './admin/routes.js';
 import { listRoutes } from './lists/routes.js';
 import { createMetrics } from './operations/metrics.js';
 import { operationsRoutes } from './operations/routes.js';
@@ -131,6 +132,7 @@ export async function buildApp({ config, database, redis, throttleNamespace }: A
     replyMemoryBytes: config.replyMemoryBytes,
   });
   await app.register(listRoutes, { database, authenticate });
+  await app.register(adminRoutes, { database, authenticate });
   await app.register(syncRoutes, { sync: createSyncRepository(database), authenticate, tombstoneRetentionSeconds: config.tombstoneRetentionSeconds });
   return app;
 }

@@ -3,6 +3,9 @@ import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
 import { sql } from 'kysely';
 import { passwordProblems } from './accounts/password-policy.js';
+import { USERNAME_TAKEN, parseEmail, parseUsername } from './accounts/validation.js';
+import { now } from './db/clock.js';
+import type { Parsed } from './http/fields.js';
 import { hashPassword } from './accounts/passwords.js';
 import { createAccountsRepository } from './accounts/repository.js';
 import { loadConfig, sqlitePath } from './config.js';
@@ -18,6 +21,10 @@ const USAGE = `Usage: task-tracker <command> (npx task-tracker in a checkout; np
   activate <username>         allow a deactivated user again
   changepassword <username>   set a user's password (asked twice on a terminal, else read from
                               the first line of standard input) and end all their sessions
+  createsuperuser [--username <name>] [--email <address>] [--password <password>]
+                              create a superuser (staff too); each value from its option, else
+                              TASK_TRACKER_SUPERUSER_USERNAME, _EMAIL or _PASSWORD, else asked on
+                              a terminal
   backup <file>               a consistent copy of the SQLite database, also while the server runs
   help                        this text
 Exit codes: 0 done, 1 failed, 2 wrong usage.`;
@@ -31,7 +38,9 @@ class Failure extends Error {}
 interface Command {
   /** Names of the positional arguments the command takes. */
   arguments: string[];
-  run(context: { config: Config; database: Database; args: string[] }): Promise<string>;
+  /** Names of the `--name value` options it takes. */
+  options?: string[];
+  run(context: { config: Config; database: Database; args: string[]; options: Record<string, string> }): Promise<string>;
 }
 
 const COMMANDS: Record<string, Command> = {
@@ -65,6 +74,23 @@ const COMMANDS: Record<string, Command> = {
       return `Password changed for ${details.username}; all their sessions have ended.`;
     },
   },
+  createsuperuser: {
+    arguments: [],
+    options: ['username', 'email', 'password'],
+    async run({ database, options }) {
+      const value = (name: string) => options[name] ?? process.env[`TASK_TRACKER_SUPERUSER_${name.toUpperCase()}`];
+      const username = checked('username', value('username') ?? (await askOrRefuse('Username: ', 'username')), parseUsername);
+      const email = checked('email', value('email') ?? (process.stdin.isTTY ? await ask('Email address (may be blank): ') : ''), parseEmail);
+      const given = value('password');
+      const password = given ?? (process.stdin.isTTY ? await askTwice() : refuse('password'));
+      const problems = passwordProblems(password, { username, email });
+      if (problems.length > 0) throw new Failure(problems.join('\n'));
+      const accounts = createAccountsRepository(database);
+      const created = await accounts.createUser({ username, email, passwordHash: await hashPassword(password), now: now(), superuser: true });
+      if (created === undefined) throw new Failure(USERNAME_TAKEN);
+      return `Superuser ${username} created.`;
+    },
+  },
   backup: {
     arguments: ['file'],
     async run({ database, config, args }) {
@@ -87,6 +113,51 @@ const COMMANDS: Record<string, Command> = {
 async function setActive(database: Database, username: string, active: boolean): Promise<string> {
   if (!(await createAccountsRepository(database).setActive(username, active))) throw new Failure(`No user named ${username}.`);
   return `${username} is now ${active ? 'active' : 'inactive'}.`;
+}
+
+/** A value through one of the API's field parsers; its messages otherwise. */
+function checked(name: string, input: string, parse: (value: unknown) => Parsed<string>): string {
+  const parsed = parse(input);
+  if (!parsed.ok) throw new Failure(`${name}: ${parsed.messages.join(' ')}`);
+  return parsed.value;
+}
+
+/** Without a terminal to ask on, a missing value is a usage mistake. */
+function refuse(name: string): never {
+  throw new UsageError(`createsuperuser needs --${name} or TASK_TRACKER_SUPERUSER_${name.toUpperCase()} when no terminal is attached.`);
+}
+
+function askOrRefuse(prompt: string, name: string): Promise<string> {
+  return process.stdin.isTTY ? ask(prompt) : Promise.resolve(refuse(name));
+}
+
+function ask(prompt: string): Promise<string> {
+  const reader = createInterface({ input: process.stdin, output: process.stdout });
+  return new Promise((resolve) =>
+    reader.question(prompt, (answer) => {
+      reader.close();
+      resolve(answer);
+    }),
+  );
+}
+
+/** `--name value` or `--name=value` options among the command's own; the rest are arguments. */
+function parseOptions(command: Command, name: string, words: string[]): { args: string[]; options: Record<string, string> } {
+  const args: string[] = [];
+  const options: Record<string, string> = {};
+  for (let index = 0; index < words.length; index += 1) {
+    const word = words[index]!;
+    if (!word.startsWith('--')) {
+      args.push(word);
+      continue;
+    }
+    const [key, inline] = word.slice(2).split(/=(.*)/s, 2) as [string, string | undefined];
+    if (!(command.options ?? []).includes(key)) throw new UsageError(`${name} has no option --${key}.`);
+    const value = inline ?? words[++index];
+    if (value === undefined) throw new UsageError(`--${key} needs a value.`);
+    options[key] = value;
+  }
+  return { args, options };
 }
 
 /** A new password that passes the policy: asked twice on a terminal, else the first line of input. */
@@ -128,7 +199,7 @@ async function firstLine(): Promise<string> {
 }
 
 async function main(argv: string[]): Promise<number> {
-  const [name, ...args] = argv;
+  const [name, ...words] = argv;
   if (name === 'help' || name === '--help' || name === '-h') {
     console.log(USAGE);
     return 0;
@@ -136,13 +207,14 @@ async function main(argv: string[]): Promise<number> {
   try {
     const command = name === undefined ? undefined : COMMANDS[name];
     if (command === undefined) throw new UsageError(name === undefined ? 'No command given.' : `Unknown command: ${name}`);
+    const { args, options } = parseOptions(command, name!, words);
     if (args.length !== command.arguments.length) {
       throw new UsageError(`${name} takes ${command.arguments.length === 0 ? 'no arguments' : command.arguments.map((argument) => `<${argument}>`).join(' ')}.`);
     }
     const config = loadConfig();
     const database = createDatabase(config.databaseUrl);
     try {
-      console.log(await command.run({ config, database, args }));
+      console.log(await command.run({ config, database, args, options }));
       return 0;
     } finally {
       await database.close();

@@ -172,8 +172,11 @@ export function createAccountsRepository({ db, dialect, prepare }: Database) {
         .then((row) => row !== undefined);
     },
 
-    /** Creates the user; undefined when the username was taken meanwhile (the unique index decides). */
-    async createUser(user: { username: string; email: string; passwordHash: string; now: string }) {
+    /**
+     * Creates the user (a superuser, staff too, for the command line's createsuperuser); undefined
+     * when the username was taken meanwhile (the unique index decides).
+     */
+    async createUser(user: { username: string; email: string; passwordHash: string; now: string; superuser?: boolean }) {
       try {
         const row = await db
           .insertInto('users')
@@ -183,6 +186,7 @@ export function createAccountsRepository({ db, dialect, prepare }: Database) {
             email: user.email,
             password: user.passwordHash,
             date_joined: user.now,
+            ...(user.superuser ? { is_staff: true, is_superuser: true } : {}),
           })
           .returning('id')
           .executeTakeFirstOrThrow();

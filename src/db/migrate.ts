@@ -6,6 +6,7 @@ import * as taskQueries from './migrations/002_task_queries.js';
 import * as sync from './migrations/003_sync.js';
 import * as sessionEpochAndFoldedText from './migrations/004_session_epoch_and_folded_text.js';
 import * as lists from './migrations/005_lists.js';
+import * as staffAndAudit from './migrations/006_staff_and_audit.js';
 
 /** Listed explicitly so the same list works from TypeScript sources and from the build. */
 const migrations: Record<string, Migration> = {
@@ -14,6 +15,7 @@ const migrations: Record<string, Migration> = {
   '003_sync': sync,
   '004_session_epoch_and_folded_text': sessionEpochAndFoldedText,
   '005_lists': lists,
+  '006_staff_and_audit': staffAndAudit,
 };
 
 async function migrator(db: Db): Promise<Migrator> {

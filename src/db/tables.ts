@@ -18,6 +18,10 @@ export interface UsersTable {
   last_login: string | null;
   /** Moves when all the user's sessions are revoked; a login's session must match it. */
   session_epoch: Generated<number>;
+  /** May use the admin API (migration 006). */
+  is_staff: Generated<boolean | number>;
+  /** Staff who may also act on other staff. */
+  is_superuser: Generated<boolean | number>;
 }
 
 export interface AuthTokensTable {
@@ -91,6 +95,17 @@ export interface SyncStateTable {
   purged_through: number;
 }
 
+/** What a member of staff did through the admin API, to whom, and when (migration 006). */
+export interface AdminAuditTable {
+  id: Generated<number>;
+  actor_id: number | null;
+  actor_username: string;
+  action: string;
+  target_id: number | null;
+  target_username: string;
+  created_at: string;
+}
+
 /** The tasks a deleted list held when it was deleted (migration 005). */
 export interface DeletedListTasksTable {
   list_id: number;
@@ -106,6 +121,7 @@ export interface Tables {
   lists: ListsTable;
   list_members: ListMembersTable;
   deleted_list_tasks: DeletedListTasksTable;
+  admin_audit: AdminAuditTable;
 }
 
 export type UserRow = Selectable<UsersTable>;

@@ -81,6 +81,41 @@ describe(`[${dialectName}] task-tracker changepassword`, () => {
   });
 });
 
+describe(`[${dialectName}] task-tracker createsuperuser`, () => {
+  test('when the values come from options or from the environment, then a superuser is created who may use the admin API', async (t) => {
+    const { app, url } = await appOnUrl(t);
+    const created = await taskTracker(['createsuperuser', '--username', 'root', '--email=root@example.com', '--password', 'a long admin passphrase 9'], url);
+    assert.deepEqual(created, { code: 0, stdout: 'Superuser root created.\n', stderr: '' });
+    const token = await login(app, 'root', 'a long admin passphrase 9');
+    assert.equal((await app.inject({ method: 'GET', url: '/api/admin/totals/', headers: { authorization: `Token ${token}` } })).statusCode, 200);
+
+    const child = spawn(process.execPath, [join(ROOT, 'bin/task-tracker.js'), 'createsuperuser'], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH, DATABASE_URL: url, TASK_TRACKER_SUPERUSER_USERNAME: 'ops', TASK_TRACKER_SUPERUSER_PASSWORD: 'another admin passphrase 8' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const code = await new Promise((resolve) => child.on('close', resolve));
+    assert.equal(code, 0);
+    assert.ok(await login(app, 'ops', 'another admin passphrase 8'));
+  });
+
+  test('when a value is missing without a terminal, the username is taken or the password weak, then it answers 2, 1 and 1 and creates nobody', async (t) => {
+    const { app, url } = await appOnUrl(t);
+    const alice = await createUser(app);
+    const missing = await taskTracker(['createsuperuser', '--username', 'root'], url);
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /^createsuperuser needs --password or TASK_TRACKER_SUPERUSER_PASSWORD when no terminal is attached\./);
+    const taken = await taskTracker(['createsuperuser', '--username', alice.username.toUpperCase(), '--password', 'a long admin passphrase 9'], url);
+    assert.deepEqual([taken.code, taken.stderr], [1, 'A user with that username already exists.\n']);
+    const weak = await taskTracker(['createsuperuser', '--username', 'root', '--password', 'password'], url);
+    assert.equal(weak.code, 1);
+    assert.match(weak.stderr, /This password is too common\./);
+    const unknown = await taskTracker(['createsuperuser', '--staff'], url);
+    assert.equal(unknown.code, 2);
+    await assert.rejects(() => login(app, 'root', 'a long admin passphrase 9'));
+  });
+});
+
 describe(`[${dialectName}] task-tracker backup`, () => {
   test('when the database is SQLite, then backup writes a consistent copy while the app runs; on PostgreSQL it points to pg_dump', async (t) => {
     const { app, url } = await appOnUrl(t);

@@ -412,6 +412,19 @@ export function accessOf(before: Snapshot, request: AccessRequest, routes: reado
       const forbidden = role !== 'owner' && (method === 'PATCH' || (method === 'DELETE' && userId !== caller));
       return { visible: true, forbidden, bodyMayForbid: false };
     }
+    case '/api/admin/users/':
+    case '/api/admin/users/:id/':
+    case '/api/admin/users/:id/deactivate/':
+    case '/api/admin/users/:id/reactivate/':
+    case '/api/admin/users/:id/revoke-sessions/':
+    case '/api/admin/totals/':
+    case '/api/admin/audit/':
+    {
+      // The fixture's users are not staff: whatever the id, 403 for every method the route handles.
+      const handled = (routes.find((route) => route.path === routed.route) as { methods?: string[] } | undefined)?.methods ?? [];
+      const forbidden = handled.includes(method) || (method === 'HEAD' && handled.includes('GET'));
+      return { visible: true, forbidden, bodyMayForbid: false };
+    }
     case '/api/sessions/:id/': {
       const session = id === undefined ? undefined : before.auth_tokens.get(String(id))?.row;
       return session !== undefined && Number(session.user_id) === caller ? { visible: true, forbidden: false, bodyMayForbid: false } : hidden;

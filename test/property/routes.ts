@@ -133,6 +133,14 @@ export const ROUTES: RouteSpec[] = [
   { path: '/api/tasks/deleted/', methods: ['GET'], authenticated: true, query: { since: 'timestamp' } },
   { path: '/api/tasks/sync/', methods: ['GET'], authenticated: true, query: { token: 'syncToken' } },
   { path: '/api/tasks/:id/', methods: ['GET', 'PUT', 'PATCH', 'DELETE'], authenticated: true, id: 'task', body: TASK_FIELDS },
+  // The admin API: none of the fixture's users is staff, so every handled method is a 403.
+  { path: '/api/admin/users/', methods: ['GET'], authenticated: true, query: { search: 'search', page: 'integer', page_size: 'integer', limit: 'integer', offset: 'integer' } },
+  { path: '/api/admin/users/:id/', methods: ['GET'], authenticated: true, id: 'session' },
+  { path: '/api/admin/users/:id/deactivate/', methods: ['POST'], authenticated: true, id: 'session' },
+  { path: '/api/admin/users/:id/reactivate/', methods: ['POST'], authenticated: true, id: 'session' },
+  { path: '/api/admin/users/:id/revoke-sessions/', methods: ['POST'], authenticated: true, id: 'session' },
+  { path: '/api/admin/totals/', methods: ['GET'], authenticated: true },
+  { path: '/api/admin/audit/', methods: ['GET'], authenticated: true, query: { page: 'integer', page_size: 'integer' } },
   { path: '/api/lists/', methods: ['GET', 'POST'], authenticated: true, body: LIST_FIELDS, query: PAGINATION_QUERY },
   { path: '/api/lists/:id/', methods: ['GET', 'PUT', 'PATCH', 'DELETE'], authenticated: true, id: 'list', body: LIST_FIELDS },
   {

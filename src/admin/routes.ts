@@ -1,0 +1,171 @@
+import type { FastifyInstance, FastifyRequest, onRequestHookHandler } from 'fastify';
+import { now } from '../db/clock.js';
+import { atomically, type Database } from '../db/database.js';
+import { detail, forbidden, notFound, validation } from '../http/errors.js';
+import { parsePathId } from '../http/fields.js';
+import { completeResource } from '../http/methods.js';
+import { linkBuilder } from '../tasks/listing.js';
+import { DEFAULT_PAGE_SIZE, parsePaginationQuery } from '../tasks/query.js';
+import * as admin from './repository.js';
+import * as schemas from './schemas.js';
+import type { ManagedUser } from './schemas.js';
+
+export interface AdminRoutesOptions {
+  database: Database;
+  authenticate: onRequestHookHandler;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** On admin routes: the member of staff making the request. */
+    staff: admin.Staff | null;
+    /** On admin routes of one account: that account. */
+    managed: ManagedUser | null;
+  }
+}
+
+/**
+ * The admin API, for staff: accounts with their task and session counts, blocking and
+ * unblocking them, ending their sessions, totals, and the audit log every change writes to.
+ * Outcomes keep the API's order: 401, 405, then 403 for callers who are not staff, 404 for an
+ * unknown account, 403 for staff acting on staff without being a superuser, then 400.
+ */
+export async function adminRoutes(app: FastifyInstance, { database, authenticate }: AdminRoutesOptions): Promise<void> {
+  const { db } = database;
+  const common = { tags: ['admin'], security: [{ token: [] }] };
+  app.addHook('onRequest', authenticate);
+  app.decorateRequest('staff', null);
+  app.decorateRequest('managed', null);
+
+  async function requireStaff(request: FastifyRequest): Promise<void> {
+    const staff = await admin.findStaffFlags(db, request.caller!.userId);
+    if (staff === undefined || !staff.is_staff) throw forbidden();
+    request.staff = staff;
+  }
+
+  async function loadManaged(request: FastifyRequest): Promise<void> {
+    const id = parsePathId((request.params as { id: string }).id);
+    const user = id === undefined ? undefined : await admin.findUser(db, id, now());
+    if (user === undefined) throw notFound();
+    request.managed = user;
+  }
+
+  /** Staff act on other accounts; only a superuser acts on staff. Nobody blocks themself here. */
+  async function requireAuthority(request: FastifyRequest): Promise<void> {
+    const { staff, managed } = request;
+    if ((managed!.is_staff || managed!.is_superuser) && !staff!.is_superuser) throw forbidden();
+    if (managed!.id === staff!.id) throw detail(400, 'Staff cannot use the admin API on their own account.');
+  }
+
+  const page = (request: FastifyRequest) => {
+    const pagination = parsePaginationQuery(request.query as Record<string, string>);
+    if (pagination?.kind === 'cursor') throw validation({ cursor: ['Use page and page_size, or limit and offset, here.'] });
+    if (pagination === undefined) return { limit: DEFAULT_PAGE_SIZE, offset: 0, page: 1 };
+    if (pagination.kind === 'page') return { limit: pagination.pageSize, offset: (pagination.page - 1) * pagination.pageSize, page: pagination.page };
+    return { limit: pagination.limit, offset: pagination.offset, page: undefined };
+  };
+
+  /** DRF's numbered envelope; links keep the request's parameters. */
+  function envelope<T>(request: FastifyRequest, results: T[], count: number, window: { limit: number; offset: number; page?: number }) {
+    const link = linkBuilder(request);
+    const more = window.offset + window.limit < count;
+    if (window.page !== undefined) {
+      return {
+        count,
+        next: more ? link({ page: String(window.page + 1) }) : null,
+        previous: window.page === 1 ? null : link({ page: String(window.page - 1) }),
+        results,
+      };
+    }
+    return {
+      count,
+      next: more ? link({ limit: String(window.limit), offset: String(window.offset + window.limit) }) : null,
+      previous: window.offset === 0 ? null : link({ limit: String(window.limit), offset: String(Math.max(0, window.offset - window.limit)) }),
+      results,
+    };
+  }
+
+  app.get('/api/admin/users/', {
+    schema: {
+      ...common,
+      summary: 'Accounts, with their task and session counts (staff)',
+      description: '`search` matches usernames (ignoring case) and emails; `page`/`page_size` or `limit`/`offset`, 50 a page by default.',
+      response: { 200: schemas.UserPage },
+    },
+    preParsing: [requireStaff],
+    handler: async (request) => {
+      const window = page(request);
+      const raw = (request.query as Record<string, string | string[] | undefined>).search;
+      const search = (Array.isArray(raw) ? raw.at(-1) : raw)?.trim() || undefined;
+      if (search?.includes('\0')) throw validation({ search: ['Null characters are not allowed.'] });
+      const [users, count] = await Promise.all([admin.listUsers(db, { search, ...window }, now()), admin.countUsers(db, search)]);
+      return envelope(request, users, count, window);
+    },
+  });
+  completeResource(app, { url: '/api/admin/users/', name: 'Admin Users', description: 'Accounts (staff).', methods: ['GET'] });
+
+  const oneUser = { ...common, params: schemas.UserIdParams };
+  app.get('/api/admin/users/:id/', {
+    schema: { ...oneUser, summary: 'One account (staff)', response: { 200: schemas.ManagedUser } },
+    preParsing: [requireStaff, loadManaged],
+    handler: async (request) => request.managed!,
+  });
+  completeResource(app, { url: '/api/admin/users/:id/', name: 'Admin User', description: 'One account (staff).', methods: ['GET'] });
+
+  const actions: { path: string; action: admin.Action; summary: string; run: (trx: Database['db'], id: number) => Promise<unknown> }[] = [
+    { path: 'deactivate', action: 'deactivate', summary: 'Block an account: no logins, its tokens stop working at once', run: (trx, id) => admin.setActive(trx, id, false) },
+    { path: 'reactivate', action: 'reactivate', summary: 'Unblock an account', run: (trx, id) => admin.setActive(trx, id, true) },
+  ];
+  for (const { path, action, summary, run } of actions) {
+    const url = `/api/admin/users/:id/${path}/`;
+    app.post(url, {
+      schema: { ...oneUser, summary: `${summary} (staff; a superuser for staff accounts)`, response: { 200: schemas.ManagedUser } },
+      preParsing: [requireStaff, loadManaged, requireAuthority],
+      handler: async (request) => {
+        const target = request.managed!;
+        await atomically(db, async (trx) => {
+          await run(trx, target.id);
+          await admin.recordAction(trx, request.staff!, action, target, now());
+        });
+        const user = await admin.findUser(db, target.id, now());
+        if (user === undefined) throw notFound();
+        return user;
+      },
+    });
+    completeResource(app, { url, name: `Admin ${path}`, description: summary, methods: ['POST'] });
+  }
+
+  const revokeUrl = '/api/admin/users/:id/revoke-sessions/';
+  app.post(revokeUrl, {
+    schema: { ...oneUser, summary: "End every session of an account (staff; a superuser for staff accounts)", response: { 200: schemas.Revoked } },
+    preParsing: [requireStaff, loadManaged, requireAuthority],
+    handler: async (request) => {
+      const target = request.managed!;
+      const revoked = await atomically(db, async (trx) => {
+        const count = await admin.revokeSessions(trx, target.id);
+        await admin.recordAction(trx, request.staff!, 'revoke_sessions', target, now());
+        return count;
+      });
+      return { revoked };
+    },
+  });
+  completeResource(app, { url: revokeUrl, name: 'Admin revoke sessions', description: 'End every session of an account.', methods: ['POST'] });
+
+  app.get('/api/admin/totals/', {
+    schema: { ...common, summary: 'Numbers of users, active users and tasks (staff)', response: { 200: schemas.Totals } },
+    preParsing: [requireStaff],
+    handler: async () => admin.totals(db),
+  });
+  completeResource(app, { url: '/api/admin/totals/', name: 'Admin Totals', description: 'Totals (staff).', methods: ['GET'] });
+
+  app.get('/api/admin/audit/', {
+    schema: { ...common, summary: 'What staff did through the admin API, newest first (staff)', response: { 200: schemas.AuditPage } },
+    preParsing: [requireStaff],
+    handler: async (request) => {
+      const window = page(request);
+      const [entries, count] = await Promise.all([admin.listAudit(db, window), admin.countAudit(db)]);
+      return envelope(request, entries, count, window);
+    },
+  });
+  completeResource(app, { url: '/api/admin/audit/', name: 'Admin Audit', description: 'The audit log (staff).', methods: ['GET'] });
+}
