@@ -40,6 +40,8 @@ export interface Config {
   readyTimeoutSeconds: number;
   /** The bearer token of `GET /metrics`; without one, metrics are neither collected nor served. */
   metricsToken: string | undefined;
+  /** NODE_ENV=production: settings that only suit development are warned about at start. */
+  production: boolean;
 }
 
 /** Password guesses and sign-ups allowed; see "Brute-force protection" in the README. */
@@ -114,6 +116,7 @@ export function loadConfig(env: Env = process.env): Config {
     shutdownTimeoutSeconds: read('SHUTDOWN_TIMEOUT_SECONDS', 10, seconds),
     readyTimeoutSeconds: read('READY_TIMEOUT_SECONDS', 2, (raw) => integer(raw, 1, 60)),
     metricsToken: read<string | undefined>('METRICS_TOKEN', undefined, secretToken),
+    production: env.NODE_ENV?.trim() === 'production',
   };
   // Node refuses a header deadline later than the whole request's.
   if (config.headersTimeoutSeconds > config.requestTimeoutSeconds) {
@@ -124,6 +127,23 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError(`Invalid configuration:\n  ${problems.join('\n  ')}`);
   }
   return config;
+}
+
+/**
+ * Settings that work but look wrong for production, for the server to warn about at start
+ * (only when NODE_ENV=production: in development they are the convenient defaults).
+ */
+export function productionWarnings(config: Config): string[] {
+  if (!config.production) return [];
+  const warnings: string[] = [];
+  if (config.allowedHosts.includes('*')) warnings.push('ALLOWED_HOSTS allows any host: links in replies follow whatever Host a request sends; list your domains.');
+  const local = config.corsAllowedOrigins.filter((allowed) => /^https?:\/\/(localhost|127\.0\.0\.1|\[::1\])(:|$)/.test(allowed));
+  if (local.length > 0) warnings.push(`CORS_ALLOWED_ORIGINS allows local development origins (${local.join(', ')}); set it to your client's origin.`);
+  if (config.databaseUrl.startsWith('sqlite:') && config.host !== '127.0.0.1') {
+    warnings.push('DATABASE_URL is SQLite: data lives in one file on this machine; back it up (task-tracker backup) or use PostgreSQL.');
+  }
+  if (config.logLevel === 'debug' || config.logLevel === 'trace') warnings.push(`LOG_LEVEL=${config.logLevel} writes a line per request detail; use info or warn.`);
+  return warnings;
 }
 
 function corsOrigins(env: Env, read: <T>(name: string, fallback: T, parse: (raw: string) => T) => T): string[] {

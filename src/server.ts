@@ -2,7 +2,7 @@ import 'dotenv/config';
 import closeWithGrace from 'close-with-grace';
 import { Redis } from 'ioredis';
 import { buildApp } from './app.js';
-import { ConfigError, loadConfig } from './config.js';
+import { ConfigError, loadConfig, productionWarnings } from './config.js';
 import { createDatabase } from './db/database.js';
 import { migrateToLatest, pendingMigrations } from './db/migrate.js';
 import { scheduleCleanUp } from './maintenance.js';
@@ -22,6 +22,7 @@ async function main(): Promise<void> {
   const app = await buildApp({ config, database, redis });
   // Without a listener ioredis prints each connection error to stderr outside the JSON log.
   redis?.on('error', (error) => app.log.warn({ err: error }, 'Redis connection error'));
+  for (const warning of productionWarnings(config)) app.log.warn(warning);
   const stopCleanUp = scheduleCleanUp(database, config, app.log);
 
   // On SIGTERM or SIGINT (or an error nothing else caught): finish the requests in flight, then

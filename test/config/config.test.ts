@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { resolve } from 'node:path';
 import { describe, test } from 'node:test';
-import { ConfigError, loadConfig, sqlitePath, type Config } from '../../src/config.js';
+import { ConfigError, loadConfig, productionWarnings, sqlitePath, type Config } from '../../src/config.js';
 
 const DEFAULTS: Config = {
   port: 8000,
@@ -31,6 +31,7 @@ const DEFAULTS: Config = {
   shutdownTimeoutSeconds: 10,
   readyTimeoutSeconds: 2,
   metricsToken: undefined,
+  production: false,
 };
 
 /** The ConfigError loadConfig throws for `env`; fails the test when it does not throw one. */
@@ -93,6 +94,7 @@ describe('configuration values', () => {
       SHUTDOWN_TIMEOUT_SECONDS: '3600',
       READY_TIMEOUT_SECONDS: '60',
       METRICS_TOKEN: 'm'.repeat(32),
+      NODE_ENV: 'production',
     });
     assert.deepEqual(config, {
       port: 9090,
@@ -122,6 +124,7 @@ describe('configuration values', () => {
       shutdownTimeoutSeconds: 3600,
       readyTimeoutSeconds: 60,
       metricsToken: 'm'.repeat(32),
+      production: true,
     } satisfies Config);
   });
 
@@ -303,5 +306,18 @@ describe('repeated loads', () => {
     const error = configError({ METRICS_TOKEN: 'short-secret' });
     assert.match(error.message, /METRICS_TOKEN=\(not shown\): expected at least 32 characters/);
     assert.doesNotMatch(error.message, /short-secret/);
+  });
+
+  test('when NODE_ENV=production and settings only suit development, then each gets a warning; without production, none', () => {
+    const env = { ALLOWED_HOSTS: '*', CORS_ALLOWED_ORIGINS: 'http://localhost:3000,https://app.example.com', HOST: '0.0.0.0', LOG_LEVEL: 'debug' };
+    const warnings = productionWarnings(loadConfig({ ...env, NODE_ENV: 'production' }));
+    assert.equal(warnings.length, 4);
+    assert.match(warnings[0]!, /^ALLOWED_HOSTS allows any host/);
+    assert.match(warnings[1]!, /http:\/\/localhost:3000\)/);
+    assert.match(warnings[2]!, /^DATABASE_URL is SQLite/);
+    assert.match(warnings[3]!, /^LOG_LEVEL=debug/);
+    assert.deepEqual(productionWarnings(loadConfig(env)), []);
+    const good = { ALLOWED_HOSTS: 'api.example.com', CORS_ALLOWED_ORIGINS: 'https://app.example.com', DATABASE_URL: 'postgres://db/tasks', NODE_ENV: 'production' };
+    assert.deepEqual(productionWarnings(loadConfig(good)), []);
   });
 });
