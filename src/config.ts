@@ -42,6 +42,8 @@ export interface Config {
   metricsToken: string | undefined;
   /** NODE_ENV=production: settings that only suit development are warned about at start. */
   production: boolean;
+  /** Worker processes serving the port (cluster mode when more than 1). */
+  webConcurrency: number;
 }
 
 /** Password guesses and sign-ups allowed; see "Brute-force protection" in the README. */
@@ -117,6 +119,7 @@ export function loadConfig(env: Env = process.env): Config {
     readyTimeoutSeconds: read('READY_TIMEOUT_SECONDS', 2, (raw) => integer(raw, 1, 60)),
     metricsToken: read<string | undefined>('METRICS_TOKEN', undefined, secretToken),
     production: env.NODE_ENV?.trim() === 'production',
+    webConcurrency: read('WEB_CONCURRENCY', 1, (raw) => integer(raw, 1, 64)),
   };
   // Node refuses a header deadline later than the whole request's.
   if (config.headersTimeoutSeconds > config.requestTimeoutSeconds) {

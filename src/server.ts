@@ -1,4 +1,5 @@
 import 'dotenv/config';
+import cluster from 'node:cluster';
 import closeWithGrace from 'close-with-grace';
 import { Redis } from 'ioredis';
 import { buildApp } from './app.js';
@@ -6,9 +7,11 @@ import { ConfigError, loadConfig, productionWarnings } from './config.js';
 import { createDatabase } from './db/database.js';
 import { migrateToLatest, pendingMigrations } from './db/migrate.js';
 import { scheduleCleanUp } from './maintenance.js';
+import { runPrimary } from './cluster.js';
 
 async function main(): Promise<void> {
   const config = loadConfig();
+  if (config.webConcurrency > 1 && cluster.isPrimary) return runPrimary(config);
   const database = createDatabase(config.databaseUrl);
   if (config.migrateOnStart) {
     await migrateToLatest(database.db);
@@ -22,8 +25,9 @@ async function main(): Promise<void> {
   const app = await buildApp({ config, database, redis });
   // Without a listener ioredis prints each connection error to stderr outside the JSON log.
   redis?.on('error', (error) => app.log.warn({ err: error }, 'Redis connection error'));
-  for (const warning of productionWarnings(config)) app.log.warn(warning);
-  const stopCleanUp = scheduleCleanUp(database, config, app.log);
+  if (cluster.isPrimary) for (const warning of productionWarnings(config)) app.log.warn(warning);
+  // In cluster mode the primary cleans up, once for all workers.
+  const stopCleanUp = cluster.isWorker ? () => {} : scheduleCleanUp(database, config, app.log);
 
   // On SIGTERM or SIGINT (or an error nothing else caught): finish the requests in flight, then
   // release the database and Redis, and exit 0. A request still running at the deadline must

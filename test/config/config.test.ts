@@ -32,6 +32,7 @@ const DEFAULTS: Config = {
   readyTimeoutSeconds: 2,
   metricsToken: undefined,
   production: false,
+  webConcurrency: 1,
 };
 
 /** The ConfigError loadConfig throws for `env`; fails the test when it does not throw one. */
@@ -95,6 +96,7 @@ describe('configuration values', () => {
       READY_TIMEOUT_SECONDS: '60',
       METRICS_TOKEN: 'm'.repeat(32),
       NODE_ENV: 'production',
+      WEB_CONCURRENCY: '4',
     });
     assert.deepEqual(config, {
       port: 9090,
@@ -125,6 +127,7 @@ describe('configuration values', () => {
       readyTimeoutSeconds: 60,
       metricsToken: 'm'.repeat(32),
       production: true,
+      webConcurrency: 4,
     } satisfies Config);
   });
 
