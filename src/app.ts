@@ -71,6 +71,13 @@ export async function buildApp({ config, database, redis, throttleNamespace }: A
         tags: [
           { name: 'accounts', description: 'Registration, login, sessions and the current account.' },
           {
+            name: 'admin',
+            description:
+              'For staff (`task-tracker createsuperuser` makes the first): accounts, blocking, session revocation, totals and the audit ' +
+              'log every change writes to. Non-staff get 403; only a superuser acts on staff accounts.',
+          },
+          { name: 'operations', description: 'Probes for load balancers and orchestrators, and Prometheus metrics (with METRICS_TOKEN).' },
+          {
             name: 'tasks',
             description:
               "The caller's personal tasks and the tasks of every list they belong to. A list's tasks are read by every " +
