@@ -1,5 +1,5 @@
 import { sql, type Transaction } from 'kysely';
-import { atomically, type Database, type Db } from '../db/database.js';
+import { atomically, type Database, type Db, type Executor } from '../db/database.js';
 import { handOverLists } from '../lists/repository.js';
 import type { Tables } from '../db/tables.js';
 import { isUniqueViolation } from '../db/errors.js';
@@ -138,10 +138,7 @@ export function createAccountsRepository({ db, dialect, prepare }: Database) {
      * cannot start one (the epoch moves). The user's row is locked first, as everywhere.
      */
     async revokeSessions(userId: number): Promise<void> {
-      await db.transaction().execute(async (trx) => {
-        await trx.updateTable('users').set(nextEpoch).where('id', '=', userId).execute();
-        await trx.deleteFrom('auth_tokens').where('user_id', '=', userId).execute();
-      });
+      await atomically(db, (trx) => endSessions(trx, userId));
     },
 
     /** Expired sessions are refused on sight; this keeps the table from growing without bound. */
@@ -260,15 +257,10 @@ export function createAccountsRepository({ db, dialect, prepare }: Database) {
      * sessions, which would otherwise work again if the user were unblocked.
      */
     async setActive(username: string, active: boolean): Promise<boolean> {
-      return db.transaction().execute(async (trx) => {
-        const user = await trx
-          .updateTable('users')
-          .set(active ? { is_active: true } : { ...nextEpoch, is_active: false })
-          .where('username_key', '=', usernameKey(username))
-          .returning('id')
-          .executeTakeFirst();
+      return atomically(db, async (trx) => {
+        const user = await trx.selectFrom('users').select('id').where('username_key', '=', usernameKey(username)).executeTakeFirst();
         if (user === undefined) return false;
-        if (!active) await trx.deleteFrom('auth_tokens').where('user_id', '=', user.id).execute();
+        await setActiveById(trx, user.id, active);
         return true;
       });
     },
@@ -310,3 +302,23 @@ async function credentialsLost(db: Db | Transaction<Tables>, userId: number): Pr
 
 /** Moves a user's session epoch: sessions of credentials checked before cannot be created. */
 const nextEpoch = { session_epoch: sql<number>`session_epoch + 1` };
+
+/**
+ * Ends every session of the user, and those of logins still checking a password (the epoch
+ * moves), on the executor given: the user's row is written first, as everywhere. The number
+ * of sessions ended.
+ */
+export async function endSessions(executor: Executor, userId: number): Promise<number> {
+  await executor.updateTable('users').set(nextEpoch).where('id', '=', userId).execute();
+  const result = await executor.deleteFrom('auth_tokens').where('user_id', '=', userId).executeTakeFirst();
+  return Number(result.numDeletedRows);
+}
+
+/**
+ * Blocks or unblocks the user. Blocking also ends their sessions, which would otherwise work
+ * again if the user were unblocked.
+ */
+export async function setActiveById(executor: Executor, userId: number, active: boolean): Promise<void> {
+  await executor.updateTable('users').set({ is_active: active }).where('id', '=', userId).execute();
+  if (!active) await endSessions(executor, userId);
+}

@@ -81,26 +81,6 @@ export async function findUser(executor: Executor, id: number, now: string): Pro
   return row && toManaged(row);
 }
 
-/**
- * Blocks or unblocks the account. Blocking ends its sessions and moves its session epoch, so
- * logins in flight cannot start one either; its tokens stop working at once.
- */
-export async function setActive(trx: Executor, id: number, active: boolean): Promise<void> {
-  await trx
-    .updateTable('users')
-    .set(active ? { is_active: true } : { is_active: false, session_epoch: sql<number>`session_epoch + 1` })
-    .where('id', '=', id)
-    .execute();
-  if (!active) await trx.deleteFrom('auth_tokens').where('user_id', '=', id).execute();
-}
-
-/** Ends every session of the account; the number ended. */
-export async function revokeSessions(trx: Executor, id: number): Promise<number> {
-  await trx.updateTable('users').set({ session_epoch: sql<number>`session_epoch + 1` }).where('id', '=', id).execute();
-  const result = await trx.deleteFrom('auth_tokens').where('user_id', '=', id).executeTakeFirst();
-  return Number(result.numDeletedRows);
-}
-
 export async function totals(executor: Executor): Promise<{ users: number; active_users: number; tasks: number }> {
   const row = await executor
     .selectFrom('users')

@@ -1,10 +1,11 @@
 import type { FastifyInstance, FastifyRequest, onRequestHookHandler } from 'fastify';
+import { endSessions, setActiveById } from '../accounts/repository.js';
 import { now } from '../db/clock.js';
 import { atomically, type Database } from '../db/database.js';
 import { detail, forbidden, notFound, validation } from '../http/errors.js';
 import { parsePathId } from '../http/fields.js';
 import { completeResource } from '../http/methods.js';
-import { linkBuilder } from '../tasks/listing.js';
+import { linkBuilder, numberedLinks, type PaginationOf } from '../tasks/listing.js';
 import { DEFAULT_PAGE_SIZE, parsePaginationQuery } from '../tasks/query.js';
 import * as admin from './repository.js';
 import * as schemas from './schemas.js';
@@ -57,33 +58,21 @@ export async function adminRoutes(app: FastifyInstance, { database, authenticate
     if (managed!.id === staff!.id) throw detail(400, 'Staff cannot use the admin API on their own account.');
   }
 
-  const page = (request: FastifyRequest) => {
-    const pagination = parsePaginationQuery(request.query as Record<string, string>);
-    if (pagination?.kind === 'cursor') throw validation({ cursor: ['Use page and page_size, or limit and offset, here.'] });
-    if (pagination === undefined) return { limit: DEFAULT_PAGE_SIZE, offset: 0, page: 1 };
-    if (pagination.kind === 'page') return { limit: pagination.pageSize, offset: (pagination.page - 1) * pagination.pageSize, page: pagination.page };
-    return { limit: pagination.limit, offset: pagination.offset, page: undefined };
+  /** A numbered window: `page`/`page_size` or `limit`/`offset`, the first 50 by default. */
+  const windowOf = (request: FastifyRequest): PaginationOf<'page'> | PaginationOf<'offset'> => {
+    const pagination = parsePaginationQuery(request.query as Record<string, string>) ?? { kind: 'page', page: 1, pageSize: DEFAULT_PAGE_SIZE };
+    if (pagination.kind === 'cursor') throw validation({ cursor: ['Use page and page_size, or limit and offset, here.'] });
+    return pagination;
   };
+  const limits = (window: PaginationOf<'page'> | PaginationOf<'offset'>) =>
+    window.kind === 'page' ? { limit: window.pageSize, offset: (window.page - 1) * window.pageSize } : { limit: window.limit, offset: window.offset };
 
   /** DRF's numbered envelope; links keep the request's parameters. */
-  function envelope<T>(request: FastifyRequest, results: T[], count: number, window: { limit: number; offset: number; page?: number }) {
-    const link = linkBuilder(request);
-    const more = window.offset + window.limit < count;
-    if (window.page !== undefined) {
-      return {
-        count,
-        next: more ? link({ page: String(window.page + 1) }) : null,
-        previous: window.page === 1 ? null : link({ page: String(window.page - 1) }),
-        results,
-      };
-    }
-    return {
-      count,
-      next: more ? link({ limit: String(window.limit), offset: String(window.offset + window.limit) }) : null,
-      previous: window.offset === 0 ? null : link({ limit: String(window.limit), offset: String(Math.max(0, window.offset - window.limit)) }),
-      results,
-    };
-  }
+  const envelope = <T>(request: FastifyRequest, results: T[], count: number, window: PaginationOf<'page'> | PaginationOf<'offset'>) => ({
+    count,
+    ...numberedLinks(linkBuilder(request), count, window),
+    results,
+  });
 
   app.get('/api/admin/users/', {
     schema: {
@@ -94,11 +83,11 @@ export async function adminRoutes(app: FastifyInstance, { database, authenticate
     },
     preParsing: [requireStaff],
     handler: async (request) => {
-      const window = page(request);
+      const window = windowOf(request);
       const raw = (request.query as Record<string, string | string[] | undefined>).search;
       const search = (Array.isArray(raw) ? raw.at(-1) : raw)?.trim() || undefined;
       if (search?.includes('\0')) throw validation({ search: ['Null characters are not allowed.'] });
-      const [users, count] = await Promise.all([admin.listUsers(db, { search, ...window }, now()), admin.countUsers(db, search)]);
+      const [users, count] = await Promise.all([admin.listUsers(db, { search, ...limits(window) }, now()), admin.countUsers(db, search)]);
       return envelope(request, users, count, window);
     },
   });
@@ -113,8 +102,8 @@ export async function adminRoutes(app: FastifyInstance, { database, authenticate
   completeResource(app, { url: '/api/admin/users/:id/', name: 'Admin User', description: 'One account (staff).', methods: ['GET'] });
 
   const actions: { path: string; action: admin.Action; summary: string; run: (trx: Database['db'], id: number) => Promise<unknown> }[] = [
-    { path: 'deactivate', action: 'deactivate', summary: 'Block an account: no logins, its tokens stop working at once', run: (trx, id) => admin.setActive(trx, id, false) },
-    { path: 'reactivate', action: 'reactivate', summary: 'Unblock an account', run: (trx, id) => admin.setActive(trx, id, true) },
+    { path: 'deactivate', action: 'deactivate', summary: 'Block an account: no logins, its tokens stop working at once', run: (trx, id) => setActiveById(trx, id, false) },
+    { path: 'reactivate', action: 'reactivate', summary: 'Unblock an account', run: (trx, id) => setActiveById(trx, id, true) },
   ];
   for (const { path, action, summary, run } of actions) {
     const url = `/api/admin/users/:id/${path}/`;
@@ -142,7 +131,7 @@ export async function adminRoutes(app: FastifyInstance, { database, authenticate
     handler: async (request) => {
       const target = request.managed!;
       const revoked = await atomically(db, async (trx) => {
-        const count = await admin.revokeSessions(trx, target.id);
+        const count = await endSessions(trx, target.id);
         await admin.recordAction(trx, request.staff!, 'revoke_sessions', target, now());
         return count;
       });
@@ -162,8 +151,8 @@ export async function adminRoutes(app: FastifyInstance, { database, authenticate
     schema: { ...common, summary: 'What staff did through the admin API, newest first (staff)', response: { 200: schemas.AuditPage } },
     preParsing: [requireStaff],
     handler: async (request) => {
-      const window = page(request);
-      const [entries, count] = await Promise.all([admin.listAudit(db, window), admin.countAudit(db)]);
+      const window = windowOf(request);
+      const [entries, count] = await Promise.all([admin.listAudit(db, limits(window)), admin.countAudit(db)]);
       return envelope(request, entries, count, window);
     },
   });

@@ -1,7 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import { detail } from '../http/errors.js';
 import { decodeCursor, encodeCursor } from '../tasks/cursor.js';
-import { linkBuilder } from '../tasks/listing.js';
+import { linkBuilder, numberedLinks } from '../tasks/listing.js';
 import { sortKeys } from '../tasks/ordering.js';
 import type { Pagination } from '../tasks/query.js';
 
@@ -19,21 +19,10 @@ export function paginate<T extends { id: number }>(request: FastifyRequest, all:
   if (pagination.kind === 'page') {
     const { page, pageSize } = pagination;
     if (page > 1 && (page - 1) * pageSize >= count) throw detail(404, 'Invalid page.');
-    return {
-      count,
-      next: page * pageSize < count ? link({ page: String(page + 1) }) : null,
-      previous: page === 1 ? null : link({ page: page === 2 && link.has('page_size') ? null : String(page - 1) }),
-      results: all.slice((page - 1) * pageSize, page * pageSize),
-    };
+    return { count, ...numberedLinks(link, count, pagination), results: all.slice((page - 1) * pageSize, page * pageSize) };
   }
   if (pagination.kind === 'offset') {
-    const { limit, offset } = pagination;
-    return {
-      count,
-      next: offset + limit < count ? link({ limit: String(limit), offset: String(offset + limit) }) : null,
-      previous: offset === 0 ? null : link({ limit: String(limit), offset: offset - limit <= 0 ? null : String(offset - limit) }),
-      results: all.slice(offset, offset + limit),
-    };
+    return { count, ...numberedLinks(link, count, pagination), results: all.slice(pagination.offset, pagination.offset + pagination.limit) };
   }
   const cursor = pagination.cursor === '' ? undefined : decodeCursor(pagination.cursor, 'id', BY_ID);
   const position = cursor?.values[0] as number | undefined;

@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import { atomically, dialectOf, type Executor } from '../db/database.js';
 import type { Role } from '../db/tables.js';
 import { usernameKey } from '../accounts/repository.js';
-import { recordDeparture } from '../tasks/repository.js';
+import { membersOf, recordDeparture } from '../tasks/repository.js';
 import type { Scope } from '../tasks/scope.js';
 import type { List, Member } from './schemas.js';
 
@@ -139,16 +139,13 @@ export async function deleteList(executor: Executor, scope: Scope, id: number, n
     await trx
       .insertInto('deleted_tasks')
       .columns(['owner_id', 'list_id', 'deleted_at'])
-      .expression((eb) => membersQuery(trx, id).select([eb.val(id).as('list_id'), eb.val(now).as('deleted_at')]))
+      .expression((eb) => membersOf(trx, id).select([eb.val(id).as('list_id'), eb.val(now).as('deleted_at')]))
       .execute();
     await trx.deleteFrom('tasks').where('list_id', '=', id).execute();
     await trx.deleteFrom('lists').where('id', '=', id).execute(); // its members go with it
     return 'done';
   });
 }
-
-const membersQuery = (executor: Executor, listId: number) =>
-  executor.selectFrom('list_members').select('list_members.user_id').where('list_members.list_id', '=', listId);
 
 function members(executor: Executor, listId: number) {
   return executor

@@ -23,14 +23,12 @@ const anyHost = { config: { anyHost: true } };
  * builds links, so the Host check, which protects links, is left out (see front-door.ts).
  */
 export async function operationsRoutes(app: FastifyInstance, { database, readyTimeoutSeconds, metrics }: OperationsOptions): Promise<void> {
-  const common = anyHost;
-
   app.get('/healthz', {
     schema: { tags: ['operations'], summary: 'The process is up', description: 'Does not touch the database.' },
     ...anyHost,
     handler: async (_request, reply) => reply.header('cache-control', 'no-store').send({ status: 'ok' }),
   });
-  completeResource(app, { url: '/healthz', name: 'Health', description: 'Whether the process is up.', methods: ['GET'], ...common });
+  completeResource(app, { url: '/healthz', name: 'Health', description: 'Whether the process is up.', methods: ['GET'], ...anyHost });
 
   app.get('/readyz', {
     schema: { tags: ['operations'], summary: 'The server can serve: its database answers in time', description: `503 when the database does not answer within ${readyTimeoutSeconds} s.` },
@@ -43,7 +41,7 @@ export async function operationsRoutes(app: FastifyInstance, { database, readyTi
       return reply.send({ status: 'ready' });
     },
   });
-  completeResource(app, { url: '/readyz', name: 'Readiness', description: 'Whether the database answers.', methods: ['GET'], ...common });
+  completeResource(app, { url: '/readyz', name: 'Readiness', description: 'Whether the database answers.', methods: ['GET'], ...anyHost });
 
   if (metrics === undefined) return;
   const expected = digest(metrics.token);
@@ -57,7 +55,7 @@ export async function operationsRoutes(app: FastifyInstance, { database, readyTi
     },
     handler: async (_request, reply) => reply.header('cache-control', 'no-store').type(metrics.registry.contentType).send(await metrics.registry.text()),
   });
-  completeResource(app, { url: '/metrics', name: 'Metrics', description: 'Prometheus metrics.', methods: ['GET'], ...common });
+  completeResource(app, { url: '/metrics', name: 'Metrics', description: 'Prometheus metrics.', methods: ['GET'], ...anyHost });
 }
 
 async function answersWithin(database: Database, ms: number): Promise<boolean> {

@@ -69,7 +69,7 @@ interface PageWindow {
   link: Link;
 }
 
-type PaginationOf<K extends Pagination['kind']> = Extract<Pagination, { kind: K }>;
+export type PaginationOf<K extends Pagination['kind']> = Extract<Pagination, { kind: K }>;
 
 /**
  * The number of matching tasks, and the slice of them from `offset` on: read at once when it
@@ -85,33 +85,33 @@ async function countAndSlice({ tasks, scope, query, keys }: PageWindow, limit: n
   return [count, new DeferredTasks(await tasks.searchIds(scope, filters, keys, { limit, offset }))];
 }
 
-async function numberedPage(window: PageWindow, { page, pageSize }: PaginationOf<'page'>): Promise<{ page: NumberedPage; results: Results }> {
-  const { link } = window;
+async function numberedPage(window: PageWindow, pagination: PaginationOf<'page'>): Promise<{ page: NumberedPage; results: Results }> {
+  const { page, pageSize } = pagination;
   const [count, results] = await countAndSlice(window, pageSize, (page - 1) * pageSize);
   // As DRF: an empty first page is a page; any other page past the end is not.
   if (page > 1 && (page - 1) * pageSize >= count) throw detail(404, 'Invalid page.');
-  return {
-    page: {
-      count,
+  return { page: { count, ...numberedLinks(window.link, count, pagination) }, results };
+}
+
+async function offsetPage(window: PageWindow, pagination: PaginationOf<'offset'>): Promise<{ page: NumberedPage; results: Results }> {
+  const [count, results] = await countAndSlice(window, pagination.limit, pagination.offset);
+  return { page: { count, ...numberedLinks(window.link, count, pagination) }, results };
+}
+
+/** DRF's links around a numbered page (`page`/`page_size`) or a `limit`/`offset` window of `count` items. */
+export function numberedLinks(link: Link, count: number, pagination: PaginationOf<'page'> | PaginationOf<'offset'>): Omit<NumberedPage, 'count'> {
+  if (pagination.kind === 'page') {
+    const { page, pageSize } = pagination;
+    return {
       next: page * pageSize < count ? link({ page: String(page + 1) }) : null,
       // As DRF, the link to page 1 drops `page`, unless nothing would be left to ask for pages.
       previous: page === 1 ? null : link({ page: page === 2 && link.has('page_size') ? null : String(page - 1) }),
-    },
-    results,
-  };
-}
-
-async function offsetPage(window: PageWindow, { limit, offset }: PaginationOf<'offset'>): Promise<{ page: NumberedPage; results: Results }> {
-  const { link } = window;
-  const [count, results] = await countAndSlice(window, limit, offset);
-  const previousOffset = offset - limit <= 0 ? null : String(offset - limit);
+    };
+  }
+  const { limit, offset } = pagination;
   return {
-    page: {
-      count,
-      next: offset + limit < count ? link({ limit: String(limit), offset: String(offset + limit) }) : null,
-      previous: offset === 0 ? null : link({ limit: String(limit), offset: previousOffset }),
-    },
-    results,
+    next: offset + limit < count ? link({ limit: String(limit), offset: String(offset + limit) }) : null,
+    previous: offset === 0 ? null : link({ limit: String(limit), offset: offset - limit <= 0 ? null : String(offset - limit) }),
   };
 }
 
