@@ -1,17 +1,16 @@
-import swagger from '@fastify/swagger';
-import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import { createAuthenticate } from './accounts/authenticate.js';
 import { createAccountsRepository } from './accounts/repository.js';
 import { accountRoutes } from './accounts/routes.js';
 import { createThrottle } from './accounts/throttle.js';
+import { registerDocs } from './docs/routes.js';
 import type { Config } from './config.js';
 import type { Database } from './db/database.js';
 import { registerBodyParsers } from './http/body.js';
 import { clientErrorHandler, registerErrorHandler } from './http/errors.js';
 import { frontDoor } from './http/front-door.js';
-import { completeResource, routeEveryRequest } from './http/methods.js';
+import { routeEveryRequest } from './http/methods.js';
 import { rootRoutes } from './http/root.js';
 import { createSyncRepository } from './sync/repository.js';
 import { syncRoutes } from './sync/routes.js';
@@ -63,54 +62,7 @@ export async function buildApp({ config, database, redis, throttleNamespace }: A
   app.addHook('onRequest', door.onRequest);
   routeEveryRequest(app);
 
-  if (config.docs) {
-    await app.register(swagger, {
-      openapi: {
-        openapi: '3.1.0',
-        info: { title: 'Task Tracker API', version: '1.0.0', description: 'Personal and shared task lists with secure accounts.' },
-        tags: [
-          { name: 'accounts', description: 'Registration, login, sessions and the current account.' },
-          {
-            name: 'admin',
-            description:
-              'For staff (`task-tracker createsuperuser` makes the first): accounts, blocking, session revocation, totals and the audit ' +
-              'log every change writes to. Non-staff get 403; only a superuser acts on staff accounts.',
-          },
-          { name: 'operations', description: 'Probes for load balancers and orchestrators, and Prometheus metrics (with METRICS_TOKEN).' },
-          {
-            name: 'tasks',
-            description:
-              "The caller's personal tasks and the tasks of every list they belong to. A list's tasks are read by every " +
-              'member and written by its editors and owners. `list` moves a task: between lists with the editor role in ' +
-              "both; into a list by a personal task's owner; back to personal (`null`) by the task's owner only. A move " +
-              "clears the assignee; an assignee must be a member of the task's list. Whenever a task leaves a user's view " +
-              '(deleted, moved away, its list deleted, left or removed from) the deleted feed and sync report it to them.',
-          },
-          {
-            name: 'lists',
-            description:
-              'Shared lists. Roles: viewer (reads the list, its members and tasks), editor (also writes its tasks), owner ' +
-              '(also renames or deletes the list and manages members). Non-members get 404 for everything about a list; ' +
-              'members lacking the role get 403. Order of outcomes: 401, 405, 404, 403, 412, 400. A list keeps at least ' +
-              'one owner. A member who leaves or is removed is unassigned; tasks they created stay. Deleting a list ' +
-              "deletes its tasks. Deleting an account hands each list it alone owned to the longest-standing member " +
-              '(or deletes it if nobody else is in it), and its tasks in lists that live on pass to a list owner.',
-          },
-        ],
-        components: {
-          securitySchemes: {
-            token: { type: 'apiKey', in: 'header', name: 'Authorization', description: 'Token <key> (or Bearer <key>)' },
-            metrics: { type: 'http', scheme: 'bearer', description: 'The METRICS_TOKEN setting' },
-          },
-        },
-      },
-    });
-    await app.register(swaggerUi, { routePrefix: '/api/docs', staticCSP: true });
-    // The docs page and its assets are read-only, like every other known URL: 405, not 404.
-    for (const url of ['/api/docs', '/api/docs/*']) {
-      completeResource(app, { url, name: 'API documentation', description: 'The OpenAPI document and its interactive page.', methods: ['GET'] });
-    }
-  }
+  if (config.docs) await registerDocs(app);
 
   const accounts = createAccountsRepository(database);
   const authenticate = createAuthenticate(accounts, config.tokenLifetimeSeconds);

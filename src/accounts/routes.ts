@@ -30,6 +30,7 @@ const LONGEST_LOGIN_USERNAME = 150 * 4 * 2;
 const INVALID_PASSWORD = 'Invalid password.';
 const TAG = { tags: ['accounts'] };
 const SECURED = { ...TAG, security: [{ token: [] }] };
+const GUESSES_THROTTLED = 'Too many failed password guesses for this account or from this address (THROTTLE_LOGIN_*).';
 
 export async function accountRoutes(app: FastifyInstance, options: AccountRoutesOptions): Promise<void> {
   const { accounts, authenticate, throttle, tokenLifetimeSeconds } = options;
@@ -39,6 +40,7 @@ export async function accountRoutes(app: FastifyInstance, options: AccountRoutes
   app.post('/api/register/', {
     onRequest: [throttle.registration],
     schema: { ...TAG, summary: 'Create an account', body: schemas.RegisterBody, response: { 201: schemas.Message } },
+    config: { documentedReplies: { 429: 'Too many sign-ups from this address (THROTTLE_REGISTER_ADDRESS).' } },
     handler: async (request, reply) => {
       const registration = await parseRegistration(await readBody(request), accounts.usernameTaken);
       const userId = await accounts.createUser({
@@ -57,6 +59,7 @@ export async function accountRoutes(app: FastifyInstance, options: AccountRoutes
   app.post('/api/login/', {
     onRequest: [throttle.loginByAddress],
     schema: { ...TAG, summary: 'Log in: a new session token', body: schemas.LoginBody, response: { 200: schemas.TokenReply } },
+    config: { documentedReplies: { 429: GUESSES_THROTTLED } },
     handler: async (request) => {
       const { username, password } = parseCredentials(await readBody(request));
       if (username.length > LONGEST_LOGIN_USERNAME) {
@@ -136,6 +139,7 @@ export async function accountRoutes(app: FastifyInstance, options: AccountRoutes
 
     secured.delete('/api/user/', {
       schema: { ...SECURED, summary: 'Delete the account and all its tasks', body: schemas.AccountDeleteBody, response: { 204: Type.Null() } },
+      config: { documentedReplies: { 429: GUESSES_THROTTLED } },
       handler: async (request, reply) => {
         const body = requiredFields(await readBody(request), { current_password: parsePassword });
         const account = await requireCurrentPassword(request, body.current_password);
@@ -148,6 +152,7 @@ export async function accountRoutes(app: FastifyInstance, options: AccountRoutes
 
     secured.post('/api/user/password/', {
       schema: { ...SECURED, summary: 'Change the password; other sessions are revoked', body: schemas.PasswordChangeBody, response: { 204: Type.Null() } },
+      config: { documentedReplies: { 429: GUESSES_THROTTLED } },
       handler: async (request, reply) => {
         const caller = callerOf(request);
         const body = requiredFields(await readBody(request), { current_password: parsePassword, new_password: parsePassword });

@@ -1,3 +1,4 @@
+import { Type } from 'typebox';
 import type { FastifyInstance, FastifyRequest, onRequestHookHandler } from 'fastify';
 import { endSessions, setActiveById } from '../accounts/repository.js';
 import { now } from '../db/clock.js';
@@ -7,6 +8,7 @@ import { parsePathId } from '../http/fields.js';
 import { completeResource } from '../http/methods.js';
 import { linkBuilder, numberedLinks, type PaginationOf } from '../tasks/listing.js';
 import { DEFAULT_PAGE_SIZE, parsePaginationQuery } from '../tasks/query.js';
+import { NumberedPaginationQuery } from '../tasks/schemas.js';
 import * as admin from './repository.js';
 import * as schemas from './schemas.js';
 import type { ManagedUser } from './schemas.js';
@@ -34,6 +36,10 @@ declare module 'fastify' {
 export async function adminRoutes(app: FastifyInstance, { database, authenticate }: AdminRoutesOptions): Promise<void> {
   const { db } = database;
   const common = { tags: ['admin'], security: [{ token: [] }] };
+  const staffOnly = { documentedReplies: { 403: 'The caller is not staff.' } };
+  const withAuthority = {
+    documentedReplies: { 400: 'The account is the caller’s own.', 403: 'The caller is not staff, or the account is staff and the caller not a superuser.' },
+  };
   app.addHook('onRequest', authenticate);
   app.decorateRequest('staff', null);
   app.decorateRequest('managed', null);
@@ -79,9 +85,11 @@ export async function adminRoutes(app: FastifyInstance, { database, authenticate
       ...common,
       summary: 'Accounts, with their task and session counts (staff)',
       description: '`search` matches usernames (ignoring case) and emails; `page`/`page_size` or `limit`/`offset`, 50 a page by default.',
+      querystring: Type.Object({ search: Type.Optional(Type.String()), ...NumberedPaginationQuery }),
       response: { 200: schemas.UserPage },
     },
     preParsing: [requireStaff],
+    config: staffOnly,
     handler: async (request) => {
       const window = windowOf(request);
       const raw = (request.query as Record<string, string | string[] | undefined>).search;
@@ -97,6 +105,7 @@ export async function adminRoutes(app: FastifyInstance, { database, authenticate
   app.get('/api/admin/users/:id/', {
     schema: { ...oneUser, summary: 'One account (staff)', response: { 200: schemas.ManagedUser } },
     preParsing: [requireStaff, loadManaged],
+    config: staffOnly,
     handler: async (request) => request.managed!,
   });
   completeResource(app, { url: '/api/admin/users/:id/', name: 'Admin User', description: 'One account (staff).', methods: ['GET'] });
@@ -110,6 +119,7 @@ export async function adminRoutes(app: FastifyInstance, { database, authenticate
     app.post(url, {
       schema: { ...oneUser, summary: `${summary} (staff; a superuser for staff accounts)`, response: { 200: schemas.ManagedUser } },
       preParsing: [requireStaff, loadManaged, requireAuthority],
+      config: withAuthority,
       handler: async (request) => {
         const target = request.managed!;
         await atomically(db, async (trx) => {
@@ -128,6 +138,7 @@ export async function adminRoutes(app: FastifyInstance, { database, authenticate
   app.post(revokeUrl, {
     schema: { ...oneUser, summary: "End every session of an account (staff; a superuser for staff accounts)", response: { 200: schemas.Revoked } },
     preParsing: [requireStaff, loadManaged, requireAuthority],
+    config: withAuthority,
     handler: async (request) => {
       const target = request.managed!;
       const revoked = await atomically(db, async (trx) => {
@@ -143,13 +154,20 @@ export async function adminRoutes(app: FastifyInstance, { database, authenticate
   app.get('/api/admin/totals/', {
     schema: { ...common, summary: 'Numbers of users, active users and tasks (staff)', response: { 200: schemas.Totals } },
     preParsing: [requireStaff],
+    config: staffOnly,
     handler: async () => admin.totals(db),
   });
   completeResource(app, { url: '/api/admin/totals/', name: 'Admin Totals', description: 'Totals (staff).', methods: ['GET'] });
 
   app.get('/api/admin/audit/', {
-    schema: { ...common, summary: 'What staff did through the admin API, newest first (staff)', response: { 200: schemas.AuditPage } },
+    schema: {
+      ...common,
+      summary: 'What staff did through the admin API, newest first (staff)',
+      querystring: Type.Object(NumberedPaginationQuery),
+      response: { 200: schemas.AuditPage },
+    },
     preParsing: [requireStaff],
+    config: staffOnly,
     handler: async (request) => {
       const window = windowOf(request);
       const [entries, count] = await Promise.all([admin.listAudit(db, limits(window)), admin.countAudit(db)]);

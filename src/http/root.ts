@@ -12,7 +12,7 @@ export async function rootRoutes(app: FastifyInstance, { docs }: { docs: boolean
         login: `${base}/api/login/`,
         user: `${base}/api/user/`,
         tasks: `${base}/api/tasks/`,
-        ...(docs ? { docs: `${base}/api/docs/`, openapi: `${base}/api/docs/json` } : {}),
+        ...(docs ? { docs: `${base}/api/docs/`, openapi: `${base}/api/schema/` } : {}),
       },
     };
   });

@@ -5,11 +5,13 @@ import { now } from '../db/clock.js';
 import type { Database } from '../db/database.js';
 import type { Role } from '../db/tables.js';
 import { readBody } from '../http/body.js';
+import { REVALIDATED } from '../docs/openapi.js';
 import { registerEtags } from '../http/conditional.js';
 import { detail, forbidden, nonFieldError, notFound, validation } from '../http/errors.js';
 import { parsePathId } from '../http/fields.js';
 import { completeResource } from '../http/methods.js';
 import { parsePaginationQuery } from '../tasks/query.js';
+import { PaginationQuery } from '../tasks/schemas.js';
 import { scopeOf } from '../tasks/routes.js';
 import { paginate } from './pages.js';
 import * as lists from './repository.js';
@@ -32,6 +34,7 @@ declare module 'fastify' {
 }
 
 const lastOwner = 'A list must keep at least one owner.';
+const OWNERS_ONLY = "The caller is a member without the list's owner role.";
 
 /**
  * The refusals a change can still meet once the list is locked: a list, member or membership
@@ -94,8 +97,10 @@ export async function listRoutes(app: FastifyInstance, { database, authenticate 
       description:
         'A plain array, ascending by id, unless a pagination parameter is given (`page`/`page_size`, ' +
         '`limit`/`offset` or `cursor`), as for tasks.',
+      querystring: Type.Object(PaginationQuery),
       response: { 200: schemas.ListArray },
     },
+    config: { documentedReplies: { 200: { ...schemas.ListListing, description: 'The lists.' }, 304: REVALIDATED, 404: 'A page number past the last page.' } },
     handler: async (request, reply) => {
       const pagination = parsePaginationQuery(request.query as Record<string, string>);
       const all = await lists.listLists(db, scopeOf(request));
@@ -119,8 +124,8 @@ export async function listRoutes(app: FastifyInstance, { database, authenticate 
   completeResource(app, { url: '/api/lists/', name: 'List List', description: 'The lists the caller belongs to.', methods: ['GET', 'POST'] });
 
   const oneList = { ...common, params: schemas.ListIdParams };
-  const readsList = { preParsing: [loadVisibleList] };
-  const ownsList = { preParsing: [loadVisibleList, requireRole('owner')] };
+  const readsList = { preParsing: [loadVisibleList], config: { documentedReplies: { 304: REVALIDATED } } };
+  const ownsList = { preParsing: [loadVisibleList, requireRole('owner')], config: { documentedReplies: { 403: OWNERS_ONLY } } };
 
   app.get('/api/lists/:id/', {
     schema: { ...oneList, summary: 'One list', response: { 200: schemas.List } },
@@ -193,12 +198,14 @@ export async function listRoutes(app: FastifyInstance, { database, authenticate 
   app.get('/api/lists/:id/members/:user_id/', {
     schema: { ...oneMember, summary: 'One member of a list', response: { 200: schemas.Member } },
     preParsing: [loadVisibleList, loadMember],
+    config: { documentedReplies: { 304: REVALIDATED } },
     handler: async (request) => request.member!,
   });
 
   app.patch('/api/lists/:id/members/:user_id/', {
     schema: { ...oneMember, summary: "Change a member's role (owner); the last owner stays one", body: schemas.RoleBody, response: { 200: schemas.Member } },
     preParsing: [loadVisibleList, loadMember, requireRole('owner')],
+    config: { documentedReplies: { 403: OWNERS_ONLY } },
     handler: async (request) => {
       const role = parseRoleChange(await readBody(request));
       const { id } = request.list!;
@@ -222,6 +229,7 @@ export async function listRoutes(app: FastifyInstance, { database, authenticate 
       response: { 204: Type.Null() },
     },
     preParsing: [loadVisibleList, loadMember, requireOwnerOrSelf],
+    config: { documentedReplies: { 400: 'The member is the last owner of the list.', 403: 'Another member, and the caller is not an owner.' } },
     handler: async (request, reply) => {
       const outcome = await lists.removeMember(db, scopeOf(request), request.list!.id, request.member!.user_id, now());
       if (outcome === 'last owner') throw detail(400, lastOwner);

@@ -23,6 +23,11 @@ const Link = Type.Unsafe<string | null>({ type: ['string', 'null'], format: 'uri
 export const NumberedListPage = Type.Object({ count: Type.Integer(), next: Link, previous: Link, results: ListArray });
 export const CursorListPage = Type.Object({ next: Link, previous: Link, results: ListArray });
 
+/** What GET /api/lists/ answers, by the pagination asked for. */
+export const ListListing = Type.Union([ListArray, NumberedListPage, CursorListPage], {
+  description: 'A plain array without pagination parameters; `{count, next, previous, results}` for page or limit/offset; `{next, previous, results}` for cursor.',
+});
+
 export const Member = Type.Object({
   user_id: Type.Integer(),
   username: Type.String(),

@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { sql } from 'kysely';
+import { Type } from 'typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Database } from '../db/database.js';
 import { detail } from '../http/errors.js';
@@ -14,6 +15,8 @@ export interface OperationsOptions {
   metrics?: { registry: Metrics; token: string };
 }
 
+const Status = (status: string) => Type.Object({ status: Type.Literal(status) }, { description: `\`{"status": "${status}"}\`` });
+
 /** Probes of load balancers and orchestrators arrive with whatever Host they like. */
 const anyHost = { config: { anyHost: true } };
 
@@ -24,15 +27,20 @@ const anyHost = { config: { anyHost: true } };
  */
 export async function operationsRoutes(app: FastifyInstance, { database, readyTimeoutSeconds, metrics }: OperationsOptions): Promise<void> {
   app.get('/healthz', {
-    schema: { tags: ['operations'], summary: 'The process is up', description: 'Does not touch the database.' },
+    schema: { tags: ['operations'], summary: 'The process is up', description: 'Does not touch the database.', response: { 200: Status('ok') } },
     ...anyHost,
     handler: async (_request, reply) => reply.header('cache-control', 'no-store').send({ status: 'ok' }),
   });
   completeResource(app, { url: '/healthz', name: 'Health', description: 'Whether the process is up.', methods: ['GET'], ...anyHost });
 
   app.get('/readyz', {
-    schema: { tags: ['operations'], summary: 'The server can serve: its database answers in time', description: `503 when the database does not answer within ${readyTimeoutSeconds} s.` },
-    ...anyHost,
+    schema: {
+      tags: ['operations'],
+      summary: 'The server can serve: its database answers in time',
+      description: `503 when the database does not answer within ${readyTimeoutSeconds} s.`,
+      response: { 200: Status('ready') },
+    },
+    config: { anyHost: true, documentedReplies: { 503: 'The database did not answer in time.' } },
     handler: async (_request, reply) => {
       reply.header('cache-control', 'no-store');
       if (!(await answersWithin(database, readyTimeoutSeconds * 1000))) {
@@ -47,7 +55,13 @@ export async function operationsRoutes(app: FastifyInstance, { database, readyTi
   const expected = digest(metrics.token);
   app.get('/metrics', {
     schema: { tags: ['operations'], summary: 'Prometheus metrics', description: 'Needs `Authorization: Bearer <METRICS_TOKEN>`.', security: [{ metrics: [] }] },
-    ...anyHost,
+    config: {
+      anyHost: true,
+      documentedReplies: {
+        200: { ...Type.String(), description: 'The Prometheus text format (`text/plain; version=0.0.4`).' },
+        401: 'No `Authorization: Bearer` with the METRICS_TOKEN.',
+      },
+    },
     onRequest: async (request) => {
       if (!timingSafeEqual(digest(bearerOf(request)), expected)) {
         throw detail(401, 'Invalid or missing metrics token.', { 'www-authenticate': 'Bearer realm="metrics"' });

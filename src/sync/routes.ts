@@ -33,6 +33,7 @@ export async function syncRoutes(app: FastifyInstance, options: SyncRoutesOption
       querystring: schemas.SyncQuery,
       response: { 200: schemas.SyncReply },
     },
+    config: { documentedReplies: { 410: 'Deletions since the token were forgotten: sync again without a token.' } },
     handler: async (request) => {
       const scope: SyncScope = { userId: request.caller!.userId };
       const outcome = await nextPage(sync, scope, positionOf(request, scope));

@@ -4,6 +4,7 @@ import { accountGone } from '../accounts/authenticate.js';
 import { now, timestampOf } from '../db/clock.js';
 import type { Database } from '../db/database.js';
 import { readBody } from '../http/body.js';
+import { REVALIDATED } from '../docs/openapi.js';
 import { conditionMatches, registerEtags } from '../http/conditional.js';
 import { detail, forbidden, notFound } from '../http/errors.js';
 import { parsePathId } from '../http/fields.js';
@@ -108,8 +109,10 @@ export async function taskRoutes(app: FastifyInstance, options: TaskRoutesOption
         'returns `{next, previous, results}`. Filters: completed, due_before, due_after, overdue, ' +
         'has_due_date, search, updated_since (also the tasks of lists joined since), `list=<id>|personal`, ' +
         '`assignee=me|none|<user id>`. `ordering`: comma-separated fields, `-` for descending.',
+      querystring: schemas.TaskQuery,
       response: { 200: schemas.TaskList },
     },
+    config: { documentedReplies: { 200: { ...schemas.TaskListing, description: 'The tasks.' }, 304: REVALIDATED, 404: 'A page number past the last page.' } },
     handler: async (request, reply) => {
       const query = parseTaskQuery(request.query as Record<string, string>);
       const listing = await listTasks(request, tasks, scopeOf(request), query);
@@ -138,6 +141,7 @@ export async function taskRoutes(app: FastifyInstance, options: TaskRoutesOption
 
   app.post('/api/tasks/', {
     schema: { ...common, summary: 'Create a task', body: schemas.TaskBody, response: { 201: schemas.Task } },
+    config: { documentedReplies: { 403: "`list` names a list where the caller is a viewer." } },
     handler: async (request, reply) => {
       const body = await readBody(request);
       const task = await saveTask(database.db, tasks, { scope: scopeOf(request), body, mode: 'create', now: now() });
@@ -159,6 +163,7 @@ export async function taskRoutes(app: FastifyInstance, options: TaskRoutesOption
       querystring: Type.Object({ since: Type.String({ format: 'date-time' }) }),
       response: { 200: schemas.DeletedTaskList },
     },
+    config: { documentedReplies: { 304: REVALIDATED, 410: 'Deletions since `since` are no longer kept: sync all tasks again.' } },
     handler: async (request) => {
       const since = parseSince(request.query as Record<string, string | string[]>);
       const keptFrom = timestampOf(Date.now() - tombstoneRetentionSeconds * 1000);
@@ -175,8 +180,16 @@ export async function taskRoutes(app: FastifyInstance, options: TaskRoutesOption
   });
 
   const detailSchema = { ...common, params: schemas.TaskIdParams };
-  const readsTask = { preParsing: [loadVisibleTask] };
-  const writesTask = { preParsing: [loadVisibleTask, requireEditor, checkIfMatch] };
+  const readsTask = { preParsing: [loadVisibleTask], config: { documentedReplies: { 304: REVALIDATED } } };
+  const writesTask = {
+    preParsing: [loadVisibleTask, requireEditor, checkIfMatch],
+    config: {
+      documentedReplies: {
+        403: "The task is in a list where the caller is a viewer, or a move the caller's roles do not allow.",
+        412: "The `If-Match` tag is not the task's current one: it has changed since it was read.",
+      },
+    },
+  };
 
   app.get('/api/tasks/:id/', {
     schema: { ...detailSchema, summary: 'One task', response: { 200: schemas.Task } },

@@ -53,3 +53,37 @@ export const TaskBody = Type.Object({
 });
 
 export const TaskPatchBody = Type.Partial(TaskBody);
+
+/** DRF's numbered pagination modes, for the OpenAPI document (query.ts parses them). */
+export const NumberedPaginationQuery = {
+  page: Type.Optional(Type.Integer({ minimum: 1, description: 'Page number (numbered pages).' })),
+  page_size: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: 'Items a page (numbered or cursor pages); 50 by default, at most 1000.' })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: 'Items a page (limit/offset).' })),
+  offset: Type.Optional(Type.Integer({ minimum: 0, description: 'Items to skip (limit/offset).' })),
+};
+
+/** The numbered modes and the cursor mode. */
+export const PaginationQuery = {
+  ...NumberedPaginationQuery,
+  cursor: Type.Optional(Type.String({ description: 'Opaque position from a `next`/`previous` link; empty for the first page.' })),
+};
+
+export const TaskQuery = Type.Object({
+  completed: Type.Optional(Type.Boolean()),
+  due_before: Type.Optional(Type.String({ format: 'date', description: 'Due on or before this date.' })),
+  due_after: Type.Optional(Type.String({ format: 'date', description: 'Due on or after this date.' })),
+  overdue: Type.Optional(Type.Boolean({ description: 'Not completed and due before today (UTC).' })),
+  has_due_date: Type.Optional(Type.Boolean()),
+  search: Type.Optional(Type.String({ description: 'Words found in the title or description, ignoring case and accents.' })),
+  updated_since: Type.Optional(Type.String({ format: 'date-time', description: 'Changed since this moment, or in a list joined since.' })),
+  // No examples: the docs page would fill them in, and a "try it out" would filter by them.
+  list: Type.Optional(Type.String({ description: 'A list id, or `personal`.' })),
+  assignee: Type.Optional(Type.String({ description: 'A user id, `me` or `none`.' })),
+  ordering: Type.Optional(Type.String({ description: 'Comma-separated fields among id, title, due_date, completed, created_at, updated_at; `-` for descending (`-due_date,id`).' })),
+  ...PaginationQuery,
+});
+
+/** What GET /api/tasks/ answers, by the pagination asked for. */
+export const TaskListing = Type.Union([TaskList, NumberedPage, CursorPage], {
+  description: 'A plain array without pagination parameters; `{count, next, previous, results}` for page or limit/offset; `{next, previous, results}` for cursor.',
+});

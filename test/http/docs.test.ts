@@ -36,7 +36,7 @@ describe(`[${dialectName}] API documentation`, () => {
       type: 'apiKey',
       in: 'header',
       name: 'Authorization',
-      description: 'Token <key> (or Bearer <key>)',
+      description: '`Token <key>` (or `Bearer <key>`), the key that POST /api/login/ returns',
     });
     for (const [path, method] of [['/api/tasks/', 'get'], ['/api/tasks/', 'post'], ['/api/tasks/{id}/', 'patch'], ['/api/user/', 'get'], ['/api/sessions/', 'get']]) {
       assert.deepEqual(document.paths[path!][method!].security, [{ token: [] }], `${method} ${path}`);
@@ -90,6 +90,6 @@ describe(`[${dialectName}] API documentation switched off`, () => {
     const { app } = await buildTestApp(t);
     const links = (await app.inject({ method: 'GET', url: '/' })).json().links;
     assert.equal(links.docs, 'http://localhost:80/api/docs/');
-    assert.equal(links.openapi, 'http://localhost:80/api/docs/json');
+    assert.equal(links.openapi, 'http://localhost:80/api/schema/');
   });
 });

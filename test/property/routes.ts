@@ -101,6 +101,7 @@ export const ROUTES: RouteSpec[] = [
   { path: '/', methods: ['GET'], authenticated: false },
   { path: '/healthz', methods: ['GET'], authenticated: false },
   { path: '/readyz', methods: ['GET'], authenticated: false },
+  { path: '/api/schema/', methods: ['GET'], authenticated: false, servesDocuments: true, query: { format: 'text' } },
   { path: '/api/docs/', methods: ['GET'], authenticated: false, servesDocuments: true },
   { path: '/api/docs/json', methods: ['GET'], authenticated: false, servesDocuments: true },
   { path: '/api/docs/yaml', methods: ['GET'], authenticated: false, servesDocuments: true },
