@@ -3,7 +3,7 @@
  * throw-away database, seeding over HTTP, and running autocannon with sub-millisecond latencies.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -314,14 +314,20 @@ export async function measure(server: Pick<Service, 'url' | 'pid'>, target: Targ
 
 let clockTicks: number | undefined;
 
-/** User plus system CPU seconds of a process so far, from /proc/<pid>/stat (see proc(5)). */
+/**
+ * User plus system CPU seconds so far of a process and its living descendants (a cluster's
+ * workers), from /proc/<pid>/stat and /proc/<pid>/task/<tid>/children (see proc(5)).
+ */
 function cpuSeconds(pid: number): number | undefined {
   try {
     clockTicks ??= Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
     // The command name may hold spaces; the fields after it start with field 3 (state).
     const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ').at(-1)!.split(' ');
     const [utime, stime] = [Number(fields[14 - 3]), Number(fields[15 - 3])];
-    return (utime + stime) / clockTicks;
+    const children = readdirSync(`/proc/${pid}/task`).flatMap((task) =>
+      readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').split(' ').filter(Boolean).map(Number),
+    );
+    return (utime + stime) / clockTicks + children.reduce((sum, child) => sum + (cpuSeconds(child) ?? 0), 0);
   } catch {
     return undefined;
   }

@@ -20,6 +20,7 @@ import {
   startService,
   table,
   whole,
+  type BenchDatabase,
   type Figures,
   type Reply,
   type Service,
@@ -37,25 +38,48 @@ const CHANGE = { title: 'Write the yearly report', completed: true };
  */
 const baselineRoot = process.env.BENCH_BASELINE;
 
+/**
+ * BENCH_WORKERS=<n>: this build once more, as a cluster of n worker processes
+ * (WEB_CONCURRENCY=n) on a database of its own, measured in each round beside the others.
+ */
+const workers = process.env.BENCH_WORKERS;
+
+/** A server measured in each round, with its own seeded targets and the runs so far. */
+interface Contender {
+  label: string;
+  service: Service;
+  targets: Map<string, Target>;
+  runs: Figures[];
+}
+
 async function main(): Promise<void> {
   console.log('Building dist/ ...');
   build();
   if (baselineRoot) build(baselineRoot);
-  const database = await createBenchDatabase();
-  const baselineDatabase = baselineRoot ? await createBenchDatabase() : undefined;
+  const databases: BenchDatabase[] = [];
   const services: Service[] = [];
   const cannedFile = join(tmpdir(), `task-tracker-bare-responses-${process.pid}.json`);
+  /** Starts a server on a fresh database and seeds it: one user with TASKS tasks. */
+  const contender = async (label: string, env: Record<string, string> = {}, root?: string) => {
+    const database = await createBenchDatabase();
+    databases.push(database);
+    const service = await startApi(database.url, env, root);
+    services.push(service);
+    const seeded = await seed(service.url);
+    return { contender: { label, service, targets: new Map(seeded.targets), runs: [] } as Contender, seeded, database };
+  };
   try {
-    const api = await startApi(database.url);
-    services.push(api);
-    const { targets, canned } = await seed(api.url);
-    const baseline = baselineDatabase && (await startApi(baselineDatabase.url, {}, baselineRoot));
-    if (baseline) services.push(baseline);
-    const baselineTargets = baseline && new Map((await seed(baseline.url)).targets);
+    const { contender: ours, seeded, database } = await contender('ours');
+    const others: Contender[] = [];
+    if (baselineRoot) others.push((await contender('baseline', {}, baselineRoot)).contender);
+    if (workers) others.push((await contender(`${workers} workers`, { WEB_CONCURRENCY: workers })).contender);
 
-    writeFileSync(cannedFile, JSON.stringify(canned));
-    const bare = await startService('the bare server', ['bench/bare-server.ts', cannedFile], {});
-    services.push(bare);
+    writeFileSync(cannedFile, JSON.stringify(seeded.canned));
+    const bareService = await startService('the bare server', ['bench/bare-server.ts', cannedFile], {});
+    services.push(bareService);
+    const bare: Contender = { label: 'bare', service: bareService, targets: ours.targets, runs: [] };
+    const contenders = [ours, ...others, bare];
+    const labels = contenders.map((each) => each.label).join('/');
 
     console.log(
       `\n${machine()}\nDatabase: ${database.label}; ${settings.connections} connections, ` +
@@ -65,27 +89,26 @@ async function main(): Promise<void> {
     const rows: string[][] = [];
     // BENCH_ONLY=<text>: run only the endpoints whose name contains it, e.g. BENCH_ONLY=GET.
     const only = process.env.BENCH_ONLY ?? '';
-    for (const [name, target] of targets.filter(([name]) => name.includes(only))) {
+    for (const [name] of seeded.targets.filter(([name]) => name.includes(only))) {
       process.stdout.write(`${name}:`);
-      const ours: Figures[] = [];
-      const reference: Figures[] = [];
-      const before: Figures[] = [];
+      for (const each of contenders) each.runs = [];
       // Alternating the servers spreads the machine's drifts over all of them.
       for (let round = 0; round < settings.rounds; round += 1) {
-        ours.push(await measure(api, target));
-        if (baseline) before.push(await measure(baseline, baselineTargets!.get(name)!));
-        reference.push(await measure(bare, target));
-        const beforeRps = baseline ? `/${whole(before.at(-1)!.rps)}` : '';
-        process.stdout.write(` ${whole(ours.at(-1)!.rps)}${beforeRps}/${whole(reference.at(-1)!.rps)}`);
+        for (const each of contenders) each.runs.push(await measure(each.service, each.targets.get(name)!));
+        process.stdout.write(` ${contenders.map((each) => whole(each.runs.at(-1)!.rps)).join('/')}`);
       }
-      console.log(baseline ? ' req/s (ours/baseline/bare)' : ' req/s (ours/bare)');
-      const cpuOf = (index: number) => `${cpu(ours[index]!)}${baseline ? `/${cpu(before[index]!)}` : ''}/${cpu(reference[index]!)}`;
-      console.log(`  CPU µs per response (ours${baseline ? '/baseline' : ''}/bare): ${ours.map((_run, index) => cpuOf(index)).join(' ')}`);
-      if (baseline) {
-        console.log(`  baseline: median ${whole(medianRun(before).rps)} req/s, p99 ${fixed(medianRun(before).p99)} ms, CPU ${medianCpu(before)} µs per response`);
+      console.log(` req/s (${labels})`);
+      const cpuOf = (index: number) => contenders.map((each) => cpu(each.runs[index]!)).join('/');
+      console.log(`  CPU µs per response (${labels}): ${ours.runs.map((_run, index) => cpuOf(index)).join(' ')}`);
+      for (const other of others) {
+        const median = medianRun(other.runs);
+        console.log(
+          `  ${other.label}: median ${whole(median.rps)} req/s, p99 ${fixed(median.p99)} ms, CPU ${medianCpu(other.runs)} µs per response, ` +
+            `${whole(medianRatio(other.runs, ours.runs) * 100)}% of ours`,
+        );
       }
-      const [median, bareMedian] = [medianRun(ours), medianRun(reference)];
-      warnOnFailures(name, ours, reference);
+      for (const each of contenders) warnOnFailures(name, each);
+      const [median, bareMedian] = [medianRun(ours.runs), medianRun(bare.runs)];
       rows.push([
         name,
         whole(median.rps),
@@ -94,9 +117,9 @@ async function main(): Promise<void> {
         whole(bareMedian.rps),
         fixed(bareMedian.p50),
         fixed(bareMedian.p99),
-        `${whole(medianRatio(ours, reference) * 100)}%`,
-        medianCpu(ours),
-        medianCpu(reference),
+        `${whole(medianRatio(ours.runs, bare.runs) * 100)}%`,
+        medianCpu(ours.runs),
+        medianCpu(bare.runs),
       ]);
     }
     console.log(
@@ -108,8 +131,7 @@ async function main(): Promise<void> {
     );
   } finally {
     for (const service of services.reverse()) await service.stop();
-    await database.drop();
-    await baselineDatabase?.drop();
+    for (const database of databases) await database.drop();
     rmSync(cannedFile, { force: true });
   }
 }
@@ -176,10 +198,9 @@ function medianCpu(runs: Figures[]): string {
   return values.length === 0 ? '-' : whole(values[Math.floor(values.length / 2)]!);
 }
 
-function warnOnFailures(name: string, ours: Figures[], reference: Figures[]): void {
-  const failed = (runs: Figures[]) => runs.reduce((sum, run) => sum + run.failures, 0);
-  if (failed(ours) > 0) console.warn(`  warning: ${name}: ${failed(ours)} failed requests on the API`);
-  if (failed(reference) > 0) console.warn(`  warning: ${name}: ${failed(reference)} failed requests on the bare server`);
+function warnOnFailures(name: string, { label, runs }: Contender): void {
+  const failed = runs.reduce((sum, run) => sum + run.failures, 0);
+  if (failed > 0) console.warn(`  warning: ${name}: ${failed} failed requests on ${label}`);
 }
 
 main().catch((error: unknown) => {
