@@ -261,6 +261,8 @@ export interface Figures {
    * user and kernel); undefined without /proc. It varies far less than req/s on a shared VM.
    */
   cpuMicroseconds?: number;
+  /** Cores the load generator (this process) kept busy during the run: its share of the machine. */
+  loadGeneratorCores?: number;
 }
 
 /**
@@ -304,8 +306,11 @@ export async function load(base: string, target: Target, connections: number, se
 export async function measure(server: Pick<Service, 'url' | 'pid'>, target: Target, connections = settings.connections): Promise<Figures> {
   await load(server.url, target, connections, settings.warmup);
   const cpuBefore = cpuSeconds(server.pid);
+  const [ownBefore, startedAt] = [process.cpuUsage(), performance.now()];
   const figures = await load(server.url, target, connections, settings.duration);
   const cpuAfter = cpuSeconds(server.pid);
+  const own = process.cpuUsage(ownBefore);
+  figures.loadGeneratorCores = (own.user + own.system) / 1000 / (performance.now() - startedAt);
   if (cpuBefore !== undefined && cpuAfter !== undefined && figures.responses > 0) {
     figures.cpuMicroseconds = ((cpuAfter - cpuBefore) / figures.responses) * 1e6;
   }

@@ -100,6 +100,8 @@ async function main(): Promise<void> {
       console.log(` req/s (${labels})`);
       const cpuOf = (index: number) => contenders.map((each) => cpu(each.runs[index]!)).join('/');
       console.log(`  CPU µs per response (${labels}): ${ours.runs.map((_run, index) => cpuOf(index)).join(' ')}`);
+      const generator = (index: number) => contenders.map((each) => fixed(each.runs[index]!.loadGeneratorCores ?? 0, 1)).join('/');
+      console.log(`  cores used by the load generator (${labels}): ${ours.runs.map((_run, index) => generator(index)).join(' ')}`);
       for (const other of others) {
         const median = medianRun(other.runs);
         console.log(
