@@ -9,7 +9,7 @@ import type { Parsed } from './http/fields.js';
 import { hashPassword } from './accounts/passwords.js';
 import { createAccountsRepository } from './accounts/repository.js';
 import { loadConfig, sqlitePath } from './config.js';
-import { createDatabase, type Database } from './db/database.js';
+import { createDatabase, maintenanceOptions, type Database } from './db/database.js';
 import { migrateToLatest } from './db/migrate.js';
 import { cleanUp } from './maintenance.js';
 import type { Config } from './config.js';
@@ -212,7 +212,7 @@ async function main(argv: string[]): Promise<number> {
       throw new UsageError(`${name} takes ${command.arguments.length === 0 ? 'no arguments' : command.arguments.map((argument) => `<${argument}>`).join(' ')}.`);
     }
     const config = loadConfig();
-    const database = createDatabase(config.databaseUrl);
+    const database = createDatabase(config.databaseUrl, maintenanceOptions(config));
     try {
       console.log(await command.run({ config, database, args, options }));
       return 0;

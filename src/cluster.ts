@@ -1,7 +1,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import pino from 'pino';
 import type { Config } from './config.js';
-import { createDatabase } from './db/database.js';
+import { createDatabase, maintenanceOptions } from './db/database.js';
 import { migrateToLatest } from './db/migrate.js';
 import { scheduleCleanUp } from './maintenance.js';
 
@@ -17,7 +17,7 @@ const RESTART_PAUSE_MS = 1_000;
  */
 export async function runPrimary(config: Config): Promise<void> {
   const log = pino({ level: config.logLevel === 'silent' ? 'silent' : config.logLevel });
-  const database = createDatabase(config.databaseUrl);
+  const database = createDatabase(config.databaseUrl, maintenanceOptions(config));
   if (config.migrateOnStart) await migrateToLatest(database.db);
   const stopCleanUp = scheduleCleanUp(database, config, log);
   // The workers find the database migrated, and leave clean-up to the primary (server.ts).

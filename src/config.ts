@@ -38,6 +38,10 @@ export interface Config {
   shutdownTimeoutSeconds: number;
   /** Seconds the database has to answer `GET /readyz`. */
   readyTimeoutSeconds: number;
+  /** PostgreSQL: seconds to wait for a connection before answering 503. */
+  databaseConnectTimeoutSeconds: number;
+  /** PostgreSQL: seconds a statement's reply may take before it fails (503); 0 for no limit. */
+  databaseQueryTimeoutSeconds: number;
   /** The bearer token of `GET /metrics`; without one, metrics are neither collected nor served. */
   metricsToken: string | undefined;
   /** NODE_ENV=production: settings that only suit development are warned about at start. */
@@ -117,6 +121,8 @@ export function loadConfig(env: Env = process.env): Config {
     connectionTimeoutSeconds: read('CONNECTION_TIMEOUT_SECONDS', 60, seconds),
     shutdownTimeoutSeconds: read('SHUTDOWN_TIMEOUT_SECONDS', 10, seconds),
     readyTimeoutSeconds: read('READY_TIMEOUT_SECONDS', 2, (raw) => integer(raw, 1, 60)),
+    databaseConnectTimeoutSeconds: read('DATABASE_CONNECT_TIMEOUT_SECONDS', 5, (raw) => integer(raw, 1, 300)),
+    databaseQueryTimeoutSeconds: read('DATABASE_QUERY_TIMEOUT_SECONDS', 15, (raw) => integer(raw, 0, 3600)),
     metricsToken: read<string | undefined>('METRICS_TOKEN', undefined, secretToken),
     production: env.NODE_ENV?.trim() === 'production',
     webConcurrency: read('WEB_CONCURRENCY', 1, (raw) => integer(raw, 1, 64)),

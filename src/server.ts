@@ -3,8 +3,8 @@ import cluster from 'node:cluster';
 import closeWithGrace from 'close-with-grace';
 import { Redis } from 'ioredis';
 import { buildApp } from './app.js';
-import { ConfigError, loadConfig, productionWarnings } from './config.js';
-import { createDatabase } from './db/database.js';
+import { ConfigError, loadConfig, productionWarnings, type Config } from './config.js';
+import { createDatabase, maintenanceOptions, servingOptions } from './db/database.js';
 import { migrateToLatest, pendingMigrations } from './db/migrate.js';
 import { scheduleCleanUp } from './maintenance.js';
 import { runPrimary } from './cluster.js';
@@ -12,15 +12,8 @@ import { runPrimary } from './cluster.js';
 async function main(): Promise<void> {
   const config = loadConfig();
   if (config.webConcurrency > 1 && cluster.isPrimary) return runPrimary(config);
-  const database = createDatabase(config.databaseUrl);
-  if (config.migrateOnStart) {
-    await migrateToLatest(database.db);
-  } else {
-    const pending = await pendingMigrations(database.db);
-    if (pending.length > 0) {
-      throw new ConfigError(`The database is not migrated (pending: ${pending.join(', ')}); run npm run migrate.`);
-    }
-  }
+  await prepareSchema(config);
+  const database = createDatabase(config.databaseUrl, servingOptions(config));
   const redis = config.redisUrl ? new Redis(config.redisUrl, { maxRetriesPerRequest: 1 }) : undefined;
   const app = await buildApp({ config, database, redis });
   // Without a listener ioredis prints each connection error to stderr outside the JSON log.
@@ -64,3 +57,23 @@ main().catch((error: unknown) => {
   }
   process.exit(1);
 });
+
+/**
+ * Applies pending migrations (MIGRATE_ON_START) or refuses to serve an unmigrated database,
+ * on a connection of its own: a migration's statements are not bound by the serving timeouts.
+ */
+async function prepareSchema(config: Config): Promise<void> {
+  const database = createDatabase(config.databaseUrl, maintenanceOptions(config));
+  try {
+    if (config.migrateOnStart) {
+      await migrateToLatest(database.db);
+      return;
+    }
+    const pending = await pendingMigrations(database.db);
+    if (pending.length > 0) {
+      throw new ConfigError(`The database is not migrated (pending: ${pending.join(', ')}); run npm run migrate.`);
+    }
+  } finally {
+    await database.close();
+  }
+}

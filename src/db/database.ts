@@ -13,8 +13,9 @@ import {
   type PostgresPoolClient,
 } from 'kysely';
 import pg from 'pg';
-import { sqlitePath } from '../config.js';
+import { sqlitePath, type Config } from '../config.js';
 import type { Tables } from './tables.js';
+import { isDatabaseUnavailable } from './errors.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 export type Db = Kysely<Tables>;
@@ -75,6 +76,26 @@ export interface DatabaseOptions {
   /** PostgreSQL only: the schema to work in (tests use a fresh schema each). */
   schema?: string;
   poolSize?: number;
+  /** PostgreSQL only: how long to wait for a connection (a free one, or a new one), in ms. */
+  connectTimeoutMs?: number;
+  /**
+   * PostgreSQL only: how long a statement's reply may take, in ms; beyond, the statement fails
+   * and its connection is discarded (a server that stopped answering). None when unset.
+   */
+  queryTimeoutMs?: number;
+}
+
+/**
+ * The server's bounds on waiting for PostgreSQL, after which a request is answered 503.
+ * Migrations, clean-up and operator commands wait for a connection as long, but let each
+ * statement take the time it needs.
+ */
+export function servingOptions(config: Pick<Config, 'databaseConnectTimeoutSeconds' | 'databaseQueryTimeoutSeconds'>): DatabaseOptions {
+  return { ...maintenanceOptions(config), queryTimeoutMs: config.databaseQueryTimeoutSeconds * 1000 || undefined };
+}
+
+export function maintenanceOptions(config: Pick<Config, 'databaseConnectTimeoutSeconds'>): DatabaseOptions {
+  return { connectTimeoutMs: config.databaseConnectTimeoutSeconds * 1000 };
 }
 
 export function createDatabase(url: string, options: DatabaseOptions = {}): Database {
@@ -268,6 +289,7 @@ function openPostgres(url: string, options: DatabaseOptions): Database {
   const pool = new pg.Pool({
     connectionString: url,
     max: options.poolSize ?? 10,
+    connectionTimeoutMillis: options.connectTimeoutMs ?? 0,
     types,
     // UTC makes PostgreSQL print timestamps with a +00 offset, which isoTimestamp relies on.
     options: `-c TimeZone=UTC${searchPath}`,
@@ -276,7 +298,7 @@ function openPostgres(url: string, options: DatabaseOptions): Database {
   // itself; without a listener its 'error' event would end the process.
   pool.on('error', () => {});
   const named = new Map<string, string>();
-  const db = new Kysely<Tables>({ dialect: new PostgresDialect({ pool: namingPool(pool, named) }) });
+  const db = new Kysely<Tables>({ dialect: new PostgresDialect({ pool: namingPool(pool, named, options.queryTimeoutMs) }) });
   return {
     db,
     dialect: 'postgres',
@@ -293,19 +315,29 @@ function openPostgres(url: string, options: DatabaseOptions): Database {
 
 /**
  * Statements registered through prepare() are sent as named prepared statements, so each
- * pooled connection parses and plans them once instead of on every request.
+ * pooled connection parses and plans them once instead of on every request. A connection on
+ * which a statement failed for want of the server (cut, or silent past the read timeout) is
+ * discarded rather than returned to the pool: it may still have that statement in flight, and
+ * closing it makes the server roll back whatever transaction it was in.
  */
-function namingPool(pool: pg.Pool, named: Map<string, string>): PostgresPool {
+function namingPool(pool: pg.Pool, named: Map<string, string>, queryTimeoutMs: number | undefined): PostgresPool {
   return {
     async connect() {
       const client = await pool.connect();
+      let broken: Error | undefined;
       return {
-        query(sql: string, parameters: ReadonlyArray<unknown>) {
+        async query(sql: string, parameters: ReadonlyArray<unknown>) {
           const name = named.get(sql);
-          const values = parameters as unknown[];
-          return name === undefined ? client.query(sql, values) : client.query({ name, text: sql, values });
+          try {
+            // pg reads a per-statement query_timeout, which its types leave out.
+            const statement = { name, text: sql, values: parameters as unknown[], query_timeout: queryTimeoutMs } as pg.QueryConfig;
+            return await client.query(statement);
+          } catch (error) {
+            if (isDatabaseUnavailable(error)) broken = error as Error;
+            throw error;
+          }
         },
-        release: () => client.release(),
+        release: () => client.release(broken),
         // Streaming cursors are not used, so only the two-argument query form is needed.
       } as unknown as PostgresPoolClient;
     },

@@ -1,6 +1,7 @@
 import { STATUS_CODES, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyInstance, FastifyRequest } from 'fastify';
+import { isDatabaseUnavailable } from '../db/errors.js';
 import { SECURITY_HEADERS } from './security-headers.js';
 
 export type FieldErrors = Record<string, string[]>;
@@ -61,6 +62,12 @@ export function registerErrorHandler(app: FastifyInstance): void {
       const { statusCode, body } = frameworkErrorReply(error, request);
       return reply.code(statusCode).send(body);
     }
+    if (isDatabaseUnavailable(error)) {
+      // The database is down, restarting, unreachable, or cannot be written now: what the
+      // request was doing was rolled back, and it may be tried again shortly.
+      request.log.warn({ err: error }, 'database unavailable');
+      return reply.code(503).header('retry-after', String(DATABASE_RETRY_AFTER_SECONDS)).send({ detail: DATABASE_UNAVAILABLE });
+    }
     request.log.error({ err: error }, 'request failed');
     return reply.code(500).send({ detail: SERVER_ERROR });
   });
@@ -70,6 +77,8 @@ export function registerErrorHandler(app: FastifyInstance): void {
 }
 
 const SERVER_ERROR = 'A server error occurred.';
+const DATABASE_UNAVAILABLE = 'The database is unavailable; try again shortly.';
+const DATABASE_RETRY_AFTER_SECONDS = 5;
 
 /** The contract's reply for an error raised by Fastify itself (its router, body reading). */
 export function frameworkErrorReply(error: FastifyError, request?: FastifyRequest): { statusCode: number; body: { detail: string } } {

@@ -30,6 +30,8 @@ const DEFAULTS: Config = {
   connectionTimeoutSeconds: 60,
   shutdownTimeoutSeconds: 10,
   readyTimeoutSeconds: 2,
+  databaseConnectTimeoutSeconds: 5,
+  databaseQueryTimeoutSeconds: 15,
   metricsToken: undefined,
   production: false,
   webConcurrency: 1,
@@ -94,6 +96,8 @@ describe('configuration values', () => {
       CONNECTION_TIMEOUT_SECONDS: '300',
       SHUTDOWN_TIMEOUT_SECONDS: '3600',
       READY_TIMEOUT_SECONDS: '60',
+      DATABASE_CONNECT_TIMEOUT_SECONDS: '2',
+      DATABASE_QUERY_TIMEOUT_SECONDS: '0',
       METRICS_TOKEN: 'm'.repeat(32),
       NODE_ENV: 'production',
       WEB_CONCURRENCY: '4',
@@ -125,6 +129,8 @@ describe('configuration values', () => {
       connectionTimeoutSeconds: 300,
       shutdownTimeoutSeconds: 3600,
       readyTimeoutSeconds: 60,
+      databaseConnectTimeoutSeconds: 2,
+      databaseQueryTimeoutSeconds: 0,
       metricsToken: 'm'.repeat(32),
       production: true,
       webConcurrency: 4,
@@ -258,6 +264,8 @@ describe('invalid configuration', () => {
     ['CONNECTION_TIMEOUT_SECONDS', 'forever'],
     ['SHUTDOWN_TIMEOUT_SECONDS', '0'],
     ['READY_TIMEOUT_SECONDS', '61'],
+    ['DATABASE_CONNECT_TIMEOUT_SECONDS', '0'],
+    ['DATABASE_QUERY_TIMEOUT_SECONDS', '-1'],
   ];
   for (const [name, raw] of invalid) {
     test(`when ${name} is ${JSON.stringify(raw)}, then a ConfigError names ${name} and the value`, () => {
