@@ -1,5 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import { millisecondTimestamps, now, secondsFromNow } from '../db/clock.js';
+import { isDatabaseUnavailable } from '../db/errors.js';
 import { unauthorized } from '../http/errors.js';
 import type { AccountsRepository } from './repository.js';
 import { tokenDigest } from './tokens.js';
@@ -47,7 +48,12 @@ export function createAuthenticate(accounts: AccountsRepository, tokenLifetimeSe
     // Stored timestamps compare as text on both databases.
     if (session.lastUsedAt <= touchDueText(epochMs - touchInterval)) {
       // Sliding expiry: a session in use keeps living; an idle one ends after its lifetime.
-      await accounts.touchSession(session.sessionId, now(), secondsFromNow(tokenLifetimeSeconds));
+      // A database that cannot be written now (locked, full, read-only) must not refuse a
+      // read: the session is extended at a later request instead.
+      await accounts.touchSession(session.sessionId, now(), secondsFromNow(tokenLifetimeSeconds)).catch((error: unknown) => {
+        if (!isDatabaseUnavailable(error)) throw error;
+        request.log.warn({ err: error }, 'session not extended: the database cannot be written now');
+      });
     }
     request.caller = { userId: session.userId, sessionId: session.sessionId };
   };

@@ -47,7 +47,7 @@ const ERROR_REPLIES: Record<number, (why: string) => DocumentedReply> = {
   413: (why) => ({ ...Detail('Request body is too large.'), description: why }),
   415: (why) => ({ ...Detail('Unsupported media type "text/plain" in request.'), description: why }),
   429: (why) => ({ ...Detail('Request was throttled. Expected available in 42 seconds.'), description: why, headers: RETRY_AFTER }),
-  503: (why) => ({ ...Detail('The database did not answer within 2 seconds.'), description: why, headers: RETRY_AFTER }),
+  503: (why) => ({ ...Detail('The database is unavailable; try again shortly.'), description: why, headers: RETRY_AFTER }),
 };
 
 /** The 304 of a GET whose reply carries an ETag (http/conditional.ts). */
@@ -59,8 +59,9 @@ const NOT_MODIFIED = { type: 'null', description: 'Not modified: the `If-None-Ma
 /**
  * The `transform` of @fastify/swagger: adds to each operation the replies its traits imply
  * (401 when it needs a token, 404 when its URL names an object, 400/413/415 when it reads a
- * body, 400 for bad query parameters) and those its route declares in `documentedReplies`
- * (a schema there replaces the route's own, for a reply whose shape depends on the request).
+ * body, 400 for bad query parameters, 503 when it uses the database) and those its route
+ * declares in `documentedReplies` (a schema there replaces the route's own, for a reply whose
+ * shape depends on the request).
  */
 export function documentRoute({ schema, url, route }: { schema: FastifySchema; url: string; route: RouteOptions }) {
   if (schema === undefined || schema.hide) return { schema, url };
@@ -69,9 +70,8 @@ export function documentRoute({ schema, url, route }: { schema: FastifySchema; u
     if (typeof why !== 'string') replies[status] = why;
     else replies[status] ??= status === 304 ? { ...NOT_MODIFIED, description: why } : ERROR_REPLIES[status]!(why);
   };
-  if (schema.security?.some((scheme) => 'token' in scheme)) {
-    add(401, 'No credentials, or a token that is unknown, expired or revoked, or whose user is deactivated.');
-  }
+  const secured = schema.security?.some((scheme) => 'token' in scheme) ?? false;
+  if (secured) add(401, 'No credentials, or a token that is unknown, expired or revoked, or whose user is deactivated.');
   if (schema.params !== undefined) add(404, 'Nothing the caller may see has this id.');
   if (schema.body !== undefined) {
     add(400, 'The body is malformed or fails validation: every failing field with its messages.');
@@ -81,6 +81,7 @@ export function documentRoute({ schema, url, route }: { schema: FastifySchema; u
     add(400, 'A query parameter is invalid: each with its messages.');
   }
   for (const [status, why] of Object.entries(route.config?.documentedReplies ?? {})) add(Number(status), why);
+  if (secured || schema.body !== undefined) add(503, 'The database is unavailable (down, unreachable, or cannot be written now); nothing was changed.');
   for (const [status, reply] of Object.entries(replies)) {
     const described = reply as { description?: string };
     if (described.description === undefined) replies[status] = { ...described, description: STATUS_CODES[status] };
