@@ -62,6 +62,7 @@ export async function buildApp({ config, database, redis, throttleNamespace }: A
   app.addHook('onRequest', door.onRequest);
   routeEveryRequest(app);
 
+  app.server.maxConnections = config.maxConnections;
   if (config.docs) await registerDocs(app);
 
   const accounts = createAccountsRepository(database);

@@ -34,6 +34,8 @@ export interface Config {
   keepAliveTimeoutSeconds: number;
   /** Seconds a connection may stay silent, nothing sent either way, before it is closed. */
   connectionTimeoutSeconds: number;
+  /** Open connections at most; beyond, new ones are closed at once (file descriptors are finite). */
+  maxConnections: number;
   /** Seconds shutdown waits for requests in flight before it closes their connections and exits. */
   shutdownTimeoutSeconds: number;
   /** Seconds the database has to answer `GET /readyz`. */
@@ -119,6 +121,7 @@ export function loadConfig(env: Env = process.env): Config {
     headersTimeoutSeconds: read('HEADERS_TIMEOUT_SECONDS', 10, seconds),
     keepAliveTimeoutSeconds: read('KEEP_ALIVE_TIMEOUT_SECONDS', 72, seconds),
     connectionTimeoutSeconds: read('CONNECTION_TIMEOUT_SECONDS', 60, seconds),
+    maxConnections: read('MAX_CONNECTIONS', 4096, (raw) => integer(raw, 1, 1_000_000)),
     shutdownTimeoutSeconds: read('SHUTDOWN_TIMEOUT_SECONDS', 10, seconds),
     readyTimeoutSeconds: read('READY_TIMEOUT_SECONDS', 2, (raw) => integer(raw, 1, 60)),
     databaseConnectTimeoutSeconds: read('DATABASE_CONNECT_TIMEOUT_SECONDS', 5, (raw) => integer(raw, 1, 300)),

@@ -32,6 +32,7 @@ const DEFAULTS: Config = {
   readyTimeoutSeconds: 2,
   databaseConnectTimeoutSeconds: 5,
   databaseQueryTimeoutSeconds: 15,
+  maxConnections: 4096,
   metricsToken: undefined,
   production: false,
   webConcurrency: 1,
@@ -98,6 +99,7 @@ describe('configuration values', () => {
       READY_TIMEOUT_SECONDS: '60',
       DATABASE_CONNECT_TIMEOUT_SECONDS: '2',
       DATABASE_QUERY_TIMEOUT_SECONDS: '0',
+      MAX_CONNECTIONS: '100',
       METRICS_TOKEN: 'm'.repeat(32),
       NODE_ENV: 'production',
       WEB_CONCURRENCY: '4',
@@ -131,6 +133,7 @@ describe('configuration values', () => {
       readyTimeoutSeconds: 60,
       databaseConnectTimeoutSeconds: 2,
       databaseQueryTimeoutSeconds: 0,
+      maxConnections: 100,
       metricsToken: 'm'.repeat(32),
       production: true,
       webConcurrency: 4,
@@ -266,6 +269,7 @@ describe('invalid configuration', () => {
     ['READY_TIMEOUT_SECONDS', '61'],
     ['DATABASE_CONNECT_TIMEOUT_SECONDS', '0'],
     ['DATABASE_QUERY_TIMEOUT_SECONDS', '-1'],
+    ['MAX_CONNECTIONS', '0'],
   ];
   for (const [name, raw] of invalid) {
     test(`when ${name} is ${JSON.stringify(raw)}, then a ConfigError names ${name} and the value`, () => {
