@@ -11,6 +11,7 @@ import { createAccountsRepository } from './accounts/repository.js';
 import { loadConfig, sqlitePath } from './config.js';
 import { createDatabase, maintenanceOptions, type Database } from './db/database.js';
 import { migrateToLatest } from './db/migrate.js';
+import { describeImport, importDjango } from './import/import-django.js';
 import { cleanUp } from './maintenance.js';
 import type { Config } from './config.js';
 
@@ -26,6 +27,8 @@ const USAGE = `Usage: task-tracker <command> (npx task-tracker in a checkout; np
                               TASK_TRACKER_SUPERUSER_USERNAME, _EMAIL or _PASSWORD, else asked on
                               a terminal
   backup <file>               a consistent copy of the SQLite database, also while the server runs
+  import-django <source>      bring over the original Django app's users, tokens and tasks from
+                              its SQLite file or a postgres:// URL, keeping their ids
   help                        this text
 Exit codes: 0 done, 1 failed, 2 wrong usage.`;
 
@@ -106,6 +109,13 @@ const COMMANDS: Record<string, Command> = {
         throw new Failure(`Could not write ${target}: ${(error as Error).message}`);
       }
       return `Backed up to ${target}.`;
+    },
+  },
+  'import-django': {
+    arguments: ['source'],
+    async run({ database, config, args }) {
+      await migrateToLatest(database.db);
+      return describeImport(await importDjango(database, args[0]!, { tokenLifetimeSeconds: config.tokenLifetimeSeconds }));
     },
   },
 };

@@ -38,6 +38,10 @@ export async function verifyPassword(stored: string, password: string): Promise<
   if (stored.startsWith('pbkdf2_sha256$')) {
     return { valid: await verifyDjangoPbkdf2(stored, password), needsRehash: true };
   }
+  if (stored.startsWith(DJANGO_ARGON2_PREFIX)) {
+    const valid = await argon2Verify(stored.slice(DJANGO_ARGON2.length), password);
+    return { valid, needsRehash: valid };
+  }
   if (stored.startsWith('$argon2')) {
     const valid = await argon2Verify(stored, password);
     return { valid, needsRehash: valid && !stored.startsWith(CURRENT_PREFIX) };
@@ -49,19 +53,46 @@ export async function verifyPassword(stored: string, password: string): Promise<
 const CURRENT_PREFIX = `$argon2id$v=19$m=${ARGON2_OPTIONS.memoryCost},t=${ARGON2_OPTIONS.timeCost},p=${ARGON2_OPTIONS.parallelism}$`;
 
 /**
+ * Django's Argon2PasswordHasher stores its name, `argon2`, followed by the standard encoded hash
+ * (`argon2$argon2id$v=19$m=102400,t=2,p=8$<salt>$<hash>`); without the name it verifies as ours.
+ */
+const DJANGO_ARGON2 = 'argon2';
+const DJANGO_ARGON2_PREFIX = `${DJANGO_ARGON2}$argon2`;
+
+/** An encoded Argon2 hash of version 1.3, the only version verify() reads correctly. */
+const ARGON2_ENCODED = /^\$argon2(?:id|i|d)\$v=19\$m=\d+,t=\d+,p=\d+\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+$/;
+
+/**
+ * Whether some password can match the stored hash here: false for Django's unusable passwords
+ * (`!...`) and for the kinds of hash not verified here (`bcrypt_sha256$...`, `pbkdf2_sha1$...`),
+ * whose accounts need a new password set for them.
+ */
+export function isVerifiableHash(stored: string): boolean {
+  if (stored.startsWith('pbkdf2_sha256$')) return djangoPbkdf2Parts(stored) !== undefined;
+  const encoded = stored.startsWith(DJANGO_ARGON2_PREFIX) ? stored.slice(DJANGO_ARGON2.length) : stored;
+  return ARGON2_ENCODED.test(encoded);
+}
+
+/**
  * Accounts imported from the original keep Django's `pbkdf2_sha256$<iterations>$<salt>$<base64 hash>`;
  * they are upgraded to Argon2id at their next successful login.
  */
 async function verifyDjangoPbkdf2(stored: string, password: string): Promise<boolean> {
-  const [, iterationsText, salt, expected] = stored.split('$');
+  const parts = djangoPbkdf2Parts(stored);
+  if (parts === undefined) return false;
+  const { iterations, salt, expected } = parts;
+  const actual = await hashing(() => pbkdf2Async(password, salt, iterations, expected.length, 'sha256'));
+  return timingSafeEqual(actual, expected);
+}
+
+function djangoPbkdf2Parts(stored: string): { iterations: number; salt: string; expected: Buffer } | undefined {
+  const [, iterationsText, salt, expectedText] = stored.split('$');
   const iterations = Number(iterationsText);
-  if (!salt || !expected || !Number.isSafeInteger(iterations) || iterations < 1 || iterations > 10_000_000) {
-    return false;
+  if (!salt || !expectedText || !Number.isSafeInteger(iterations) || iterations < 1 || iterations > 10_000_000) {
+    return undefined;
   }
-  const expectedBytes = Buffer.from(expected, 'base64');
-  if (expectedBytes.length === 0) return false;
-  const actual = await hashing(() => pbkdf2Async(password, salt, iterations, expectedBytes.length, 'sha256'));
-  return timingSafeEqual(actual, expectedBytes);
+  const expected = Buffer.from(expectedText, 'base64');
+  return expected.length === 0 ? undefined : { iterations, salt, expected };
 }
 
 let dummyHash: Promise<string> | undefined;

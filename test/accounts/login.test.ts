@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import { hash } from '@node-rs/argon2';
 import { createAccountsRepository } from '../../src/accounts/repository.js';
 import { buildTestApp, createUser, dialectName, login, uniqueUsername } from '../helpers.js';
-import { CREDENTIALS_REFUSED, djangoPbkdf2, insertSession, insertUser, postLogin, storedSessions, storedUser } from './support.js';
+import { CREDENTIALS_REFUSED, djangoArgon2, djangoPbkdf2, insertSession, insertUser, postLogin, storedSessions, storedUser } from './support.js';
 
 const CURRENT_ARGON2 = /^\$argon2id\$v=19\$m=19456,t=2,p=1\$/;
 const auth = (token: string) => ({ authorization: `Token ${token}` });
@@ -184,6 +184,19 @@ describe(`[${dialectName}] passwords imported from Django`, () => {
     assert.equal((await postLogin(app, username, 'brand new passphrase')).statusCode, 200);
   });
 
+  test("when a user imported with Django's Argon2 hash logs in, then the password works and the hash becomes ours", async (t) => {
+    const { app, database } = await buildTestApp(t);
+    const username = uniqueUsername('imported');
+    const legacy = await djangoArgon2('legacy passphrase');
+    assert.match(legacy, /^argon2\$argon2id\$v=19\$m=102400,t=2,p=8\$/);
+    const id = await insertUser(database, { username, password: legacy });
+    assert.deepEqual((await postLogin(app, username, 'legacy Passphrase')).json(), CREDENTIALS_REFUSED);
+    assert.equal((await storedUser(database, id))!.password, legacy);
+    assert.equal((await postLogin(app, username, 'legacy passphrase')).statusCode, 200);
+    assert.match((await storedUser(database, id))!.password, CURRENT_ARGON2);
+    assert.equal((await postLogin(app, username, 'legacy passphrase')).statusCode, 200);
+  });
+
   test('when an Argon2id hash has older parameters, then a login upgrades it to the current ones', async (t) => {
     const { app, database } = await buildTestApp(t);
     const username = uniqueUsername();
@@ -211,6 +224,8 @@ describe(`[${dialectName}] passwords imported from Django`, () => {
       `pbkdf2_sha1$1000$${salt}$${digest}`,
       `md5$${salt}$0123456789abcdef0123456789abcdef`,
       '$argon2id$v=19$m=19456,t=2,p=1$garbage',
+      'argon2$argon2id$v=19$m=19456,t=2,p=1$garbage',
+      'bcrypt_sha256$$2b$12$abcdefghijklmnopqrstuu5GzQ1Jm3g0bF8QkM2xQy7xXo5bS3Bq',
     ];
     for (const stored of hashes) {
       const username = uniqueUsername();

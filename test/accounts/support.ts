@@ -1,4 +1,5 @@
 import { createHash, pbkdf2Sync, randomBytes } from 'node:crypto';
+import { hash } from '@node-rs/argon2';
 import type { FastifyInstance } from 'fastify';
 import { timestampOf } from '../../src/db/clock.js';
 import type { Database } from '../../src/db/database.js';
@@ -31,6 +32,15 @@ export function timestampIn(seconds: number): string {
 export function djangoPbkdf2(password: string, iterations = 600_000, salt = randomBytes(16).toString('base64url').slice(0, 22)) {
   const hash = pbkdf2Sync(password, salt, iterations, 32, 'sha256').toString('base64');
   return `pbkdf2_sha256$${iterations}$${salt}$${hash}`;
+}
+
+/**
+ * Django's Argon2PasswordHasher: `argon2` followed by the standard encoded hash, of a salt of 22
+ * letters and digits, with Django's parameters unless a test asks for cheaper ones.
+ */
+export async function djangoArgon2(password: string, { memoryCost = 102_400, timeCost = 2, parallelism = 8 } = {}) {
+  const salt = randomBytes(16).toString('base64').replace(/[^A-Za-z0-9]/g, '').padEnd(22, 'x').slice(0, 22);
+  return `argon2${await hash(password, { algorithm: 2, memoryCost, timeCost, parallelism, salt: Buffer.from(salt) })}`;
 }
 
 /** Inserts a user row directly, as an import from the original's database would. */
