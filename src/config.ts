@@ -292,7 +292,7 @@ function headerText(raw: string): string {
   return raw;
 }
 
-/** An http(s) URL with `{uid}` and `{token}` in it, each put in once per reset mail. */
+/** An http(s) URL with `{uid}` and `{token}` in it, which each reset mail fills in. */
 function resetUrl(raw: string): string {
   if (!raw.includes('{uid}') || !raw.includes('{token}')) throw new Error('expected a URL containing {uid} and {token}');
   let url: URL;
