@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import { createAuthenticate } from './accounts/authenticate.js';
 import { createAccountsRepository } from './accounts/repository.js';
 import { accountRoutes } from './accounts/routes.js';
-import { createThrottle } from './accounts/throttle.js';
+import { createThrottle, type Throttle } from './accounts/throttle.js';
 import { registerDocs } from './docs/routes.js';
 import type { Config } from './config.js';
 import type { Database } from './db/database.js';
@@ -18,6 +18,10 @@ import { adminRoutes } from './admin/routes.js';
 import { listRoutes } from './lists/routes.js';
 import { createMetrics } from './operations/metrics.js';
 import { operationsRoutes } from './operations/routes.js';
+import { createMailer } from './mail/mailer.js';
+import { createResetMailing } from './password-reset/mailing.js';
+import { createPasswordResetRepository } from './password-reset/repository.js';
+import { passwordResetRoutes } from './password-reset/routes.js';
 import { createTasksRepository } from './tasks/repository.js';
 import { taskRoutes } from './tasks/routes.js';
 
@@ -84,6 +88,7 @@ export async function buildApp({ config, database, redis, throttleNamespace }: A
     metrics: metrics && { registry: metrics, token: config.metricsToken! },
   });
   await app.register(accountRoutes, { accounts, authenticate, throttle, tokenLifetimeSeconds: config.tokenLifetimeSeconds });
+  await registerPasswordReset(app, config, database, throttle);
   await app.register(taskRoutes, {
     database,
     tasks: createTasksRepository(database),
@@ -95,6 +100,19 @@ export async function buildApp({ config, database, redis, throttleNamespace }: A
   await app.register(adminRoutes, { database, authenticate });
   await app.register(syncRoutes, { sync: createSyncRepository(database), authenticate, tombstoneRetentionSeconds: config.tombstoneRetentionSeconds });
   return app;
+}
+
+/** The password reset routes, with the mailer they send through. */
+async function registerPasswordReset(app: FastifyInstance, config: Config, database: Database, throttle: Throttle): Promise<void> {
+  const resets = createPasswordResetRepository(database);
+  const mailer = createMailer(config.mail, app.log);
+  const mailing = createResetMailing({ resets, mailer, settings: config.passwordReset, log: app.log });
+  // Mails under way when the server stops are sent first (within the shutdown deadline).
+  app.addHook('onClose', async () => {
+    await mailing.settled();
+    mailer.close();
+  });
+  await app.register(passwordResetRoutes, { resets, mailing, throttle });
 }
 
 /** Fastify's and Node's server options for the configured timeouts. */

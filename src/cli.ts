@@ -17,7 +17,8 @@ import type { Config } from './config.js';
 
 const USAGE = `Usage: task-tracker <command> (npx task-tracker in a checkout; npm run cli -- <command>)
   migrate                     apply pending database migrations
-  cleanup                     delete expired sessions and deletion records past their retention
+  cleanup                     delete expired sessions and password reset links, and deletion
+                              records past their retention
   deactivate <username>       block a user: no logins, and their tokens stop working at once
   activate <username>         allow a deactivated user again
   changepassword <username>   set a user's password (asked twice on a terminal, else read from
@@ -58,7 +59,7 @@ const COMMANDS: Record<string, Command> = {
     arguments: [],
     async run({ database, config }) {
       const removed = await cleanUp(database, config);
-      return `Removed ${removed.sessions} expired sessions and ${removed.tombstones} old deletion records.`;
+      return `Removed ${removed.sessions} expired sessions, ${removed.tombstones} old deletion records and ${removed.resetLinks} expired password reset links.`;
     },
   },
   activate: { arguments: ['username'], run: ({ database, args }) => setActive(database, args[0]!, true) },

@@ -50,6 +50,40 @@ export interface Config {
   production: boolean;
   /** Worker processes serving the port (cluster mode when more than 1). */
   webConcurrency: number;
+  mail: MailConfig;
+  passwordReset: PasswordResetConfig;
+}
+
+/** Outgoing mail, with Django's setting names. */
+export interface MailConfig {
+  /** The SMTP server; without one, messages are written to the log (development). */
+  smtp: SmtpConfig | undefined;
+  /** The From of every message: an address, or `Name <address>`. */
+  from: string;
+}
+
+export interface SmtpConfig {
+  host: string;
+  port: number;
+  /** TLS from the first byte (Django's EMAIL_USE_SSL, usually port 465). */
+  implicitTls: boolean;
+  /** STARTTLS, refusing to send without it (Django's EMAIL_USE_TLS, usually port 587). */
+  startTls: boolean;
+  user: string | undefined;
+  password: string | undefined;
+  /** Seconds to connect, to be greeted, and between any two steps of a delivery. */
+  timeoutSeconds: number;
+}
+
+/** Password reset by email; see "Password reset" in the README. */
+export interface PasswordResetConfig {
+  /** The front end's page a reset mail links to, with `{uid}` and `{token}` in it. */
+  url: string;
+  /** How long a reset link works (Django's PASSWORD_RESET_TIMEOUT). */
+  timeoutSeconds: number;
+  /** Links an account may have outstanding at once; further requests send nothing. */
+  maxOutstanding: number;
+  subject: string;
 }
 
 /** Password guesses and sign-ups allowed; see "Brute-force protection" in the README. */
@@ -62,6 +96,10 @@ export interface ThrottleConfig {
   loginPerAddress: RateLimit;
   /** Sign-up attempts per client address. */
   registerPerAddress: RateLimit;
+  /** Password reset requests per client address, whatever the addresses asked for. */
+  passwordResetPerAddress: RateLimit;
+  /** Password reset requests per email address asked for, from all clients. */
+  passwordResetPerEmail: RateLimit;
 }
 
 export interface RateLimit {
@@ -79,7 +117,7 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'
 
 type Env = Record<string, string | undefined>;
 
-const SECRET_SETTINGS = new Set(['METRICS_TOKEN']);
+const SECRET_SETTINGS = new Set(['METRICS_TOKEN', 'EMAIL_URL', 'EMAIL_HOST_PASSWORD']);
 
 export function loadConfig(env: Env = process.env): Config {
   const problems: string[] = [];
@@ -113,6 +151,8 @@ export function loadConfig(env: Env = process.env): Config {
       loginPerUsernameTotal: read('THROTTLE_LOGIN_USERNAME_TOTAL', { max: 100, windowSeconds: 3600 }, rate),
       loginPerAddress: read('THROTTLE_LOGIN_ADDRESS', { max: 10, windowSeconds: 60 }, rate),
       registerPerAddress: read('THROTTLE_REGISTER_ADDRESS', { max: 20, windowSeconds: 60 }, rate),
+      passwordResetPerAddress: read('THROTTLE_PASSWORD_RESET_ADDRESS', { max: 20, windowSeconds: 60 }, rate),
+      passwordResetPerEmail: read('THROTTLE_PASSWORD_RESET_EMAIL', { max: 5, windowSeconds: 60 }, rate),
     },
     tombstoneRetentionSeconds: read('TOMBSTONE_RETENTION_SECONDS', 30 * 24 * 3600, (raw) => integer(raw, 60, 10 * 365 * 24 * 3600)),
     docs: read('API_DOCS', true, boolean),
@@ -129,6 +169,13 @@ export function loadConfig(env: Env = process.env): Config {
     metricsToken: read<string | undefined>('METRICS_TOKEN', undefined, secretToken),
     production: env.NODE_ENV?.trim() === 'production',
     webConcurrency: read('WEB_CONCURRENCY', 1, (raw) => integer(raw, 1, 64)),
+    mail: mailSettings(read, problems),
+    passwordReset: {
+      url: read('PASSWORD_RESET_URL', 'http://localhost:3000/password-reset/{uid}/{token}/', resetUrl),
+      timeoutSeconds: read('PASSWORD_RESET_TIMEOUT_SECONDS', 3600, (raw) => integer(raw, 60, 7 * 24 * 3600)),
+      maxOutstanding: read('PASSWORD_RESET_MAX_OUTSTANDING', 3, (raw) => integer(raw, 1, 100)),
+      subject: read('PASSWORD_RESET_SUBJECT', 'Password reset on Task Tracker', headerText),
+    },
   };
   // Node refuses a header deadline later than the whole request's.
   if (config.headersTimeoutSeconds > config.requestTimeoutSeconds) {
@@ -155,10 +202,14 @@ export function productionWarnings(config: Config): string[] {
     warnings.push('DATABASE_URL is SQLite: data lives in one file on this machine; back it up (task-tracker backup) or use PostgreSQL.');
   }
   if (config.logLevel === 'debug' || config.logLevel === 'trace') warnings.push(`LOG_LEVEL=${config.logLevel} writes a line per request detail; use info or warn.`);
+  if (config.mail.smtp === undefined) warnings.push('Neither EMAIL_URL nor EMAIL_HOST is set: password reset mails are written to the log instead of being sent.');
+  if (/^https?:\/\/(localhost|127\.0\.0\.1|\[::1\])(:|\/)/.test(config.passwordReset.url)) {
+    warnings.push(`PASSWORD_RESET_URL links to a local development page (${config.passwordReset.url}); set it to your client's page.`);
+  }
   return warnings;
 }
 
-function corsOrigins(env: Env, read: <T>(name: string, fallback: T, parse: (raw: string) => T) => T): string[] {
+function corsOrigins(env: Env, read: Read): string[] {
   const origins = read('CORS_ALLOWED_ORIGINS', [...DEFAULT_ORIGINS], (raw) => list(raw).map(origin));
   // The original deployment configures its client through these two names.
   for (const name of ['CLIENT_ORIGIN', 'CLIENT_ORIGIN_DEV']) {
@@ -166,6 +217,101 @@ function corsOrigins(env: Env, read: <T>(name: string, fallback: T, parse: (raw:
     if (extra !== undefined && !origins.includes(extra)) origins.push(extra);
   }
   return origins;
+}
+
+type Read = <T>(name: string, fallback: T, parse: (raw: string) => T) => T;
+
+/**
+ * The SMTP server from EMAIL_URL, or from EMAIL_HOST and its companions (one way or the other,
+ * not both), and the sender. Neither set: no server, and messages go to the log.
+ */
+function mailSettings(read: Read, problems: string[]): MailConfig {
+  const from = read('DEFAULT_FROM_EMAIL', 'webmaster@localhost', sender);
+  const timeoutSeconds = read('EMAIL_TIMEOUT', 10, (raw) => integer(raw, 1, 300));
+  const url = read<Omit<SmtpConfig, 'timeoutSeconds'> | undefined>('EMAIL_URL', undefined, emailUrl);
+  const host = read<string | undefined>('EMAIL_HOST', undefined, smtpHost);
+  if (url !== undefined && host !== undefined) problems.push('EMAIL_URL and EMAIL_HOST: set one or the other, not both');
+  if (url !== undefined) return { smtp: { ...url, timeoutSeconds }, from };
+  if (host === undefined) return { smtp: undefined, from };
+  const implicitTls = read('EMAIL_USE_SSL', false, boolean);
+  const startTls = read('EMAIL_USE_TLS', false, boolean);
+  if (implicitTls && startTls) problems.push('EMAIL_USE_TLS and EMAIL_USE_SSL: set one or the other, not both');
+  const smtp: SmtpConfig = {
+    host,
+    port: read('EMAIL_PORT', implicitTls ? 465 : 25, (raw) => integer(raw, 1, 65535)),
+    implicitTls,
+    startTls,
+    user: read<string | undefined>('EMAIL_HOST_USER', undefined, (raw) => raw),
+    password: read<string | undefined>('EMAIL_HOST_PASSWORD', undefined, (raw) => raw),
+    timeoutSeconds,
+  };
+  return { smtp, from };
+}
+
+/**
+ * `smtp://[user:password@]host[:port]` as dj-email-url reads it, which Django deployments
+ * already use: `smtps://` and `submission://` (port 587 by default) require STARTTLS, as do
+ * `?tls=true`; `?ssl=true` is TLS from the first byte (port 465 by default). The user and
+ * password are percent-decoded.
+ */
+function emailUrl(raw: string): Omit<SmtpConfig, 'timeoutSeconds'> {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new Error('expected smtp://user:password@host:port (or smtps://, submission://)');
+  }
+  const scheme = url.protocol.slice(0, -1);
+  if (!['smtp', 'smtps', 'submission'].includes(scheme)) throw new Error('expected an smtp://, smtps:// or submission:// URL');
+  const flag = (name: string) => {
+    const value = url.searchParams.get(name);
+    return value !== null && boolean(value);
+  };
+  const implicitTls = flag('ssl');
+  const startTls = !implicitTls && (scheme !== 'smtp' || flag('tls'));
+  const defaultPort = implicitTls ? 465 : scheme === 'smtp' ? 25 : 587;
+  const decode = (part: string) => (part === '' ? undefined : decodeURIComponent(part));
+  return {
+    host: smtpHost(url.hostname),
+    port: url.port === '' ? defaultPort : integer(url.port, 1, 65535),
+    implicitTls,
+    startTls,
+    user: decode(url.username),
+    password: decode(url.password),
+  };
+}
+
+function smtpHost(raw: string): string {
+  const host = raw.startsWith('[') && raw.endsWith(']') ? raw.slice(1, -1) : raw;
+  if (isIP(host) === 0 && hostName(host) !== host.toLowerCase()) throw new Error(`"${raw}" is not a host name or IP address`);
+  return host;
+}
+
+/** DEFAULT_FROM_EMAIL: `address` or `Name <address>`, on one line. */
+function sender(raw: string): string {
+  const text = headerText(raw);
+  const address = /<([^<>]*)>$/.exec(text)?.[1] ?? text;
+  if (!/^[^\s@<>]+@[^\s@<>]+$/.test(address)) throw new Error('expected an address such as tasks@example.com, or Name <tasks@example.com>');
+  return text;
+}
+
+/** Text for a mail header: one line, so that it cannot add headers of its own. */
+function headerText(raw: string): string {
+  if (/[\r\n\0]/.test(raw)) throw new Error('expected one line of text');
+  return raw;
+}
+
+/** An http(s) URL with `{uid}` and `{token}` in it, which each reset mail fills in. */
+function resetUrl(raw: string): string {
+  if (!raw.includes('{uid}') || !raw.includes('{token}')) throw new Error('expected a URL containing {uid} and {token}');
+  let url: URL;
+  try {
+    url = new URL(raw.replaceAll('{uid}', 'MQ').replaceAll('{token}', 'token'));
+  } catch {
+    throw new Error('expected a URL such as https://app.example.com/password-reset/{uid}/{token}/');
+  }
+  if (!['http:', 'https:'].includes(url.protocol)) throw new Error('expected an http:// or https:// URL');
+  return raw;
 }
 
 function integer(raw: string, min: number, max: number): number {

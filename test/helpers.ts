@@ -30,6 +30,8 @@ const TEST_THROTTLE = {
   loginPerUsernameTotal: { max: 1000, windowSeconds: 60 },
   loginPerAddress: { max: 1000, windowSeconds: 60 },
   registerPerAddress: { max: 1000, windowSeconds: 60 },
+  passwordResetPerAddress: { max: 1000, windowSeconds: 60 },
+  passwordResetPerEmail: { max: 1000, windowSeconds: 60 },
 };
 
 /** A fresh database (migrated unless asked not to): a SQLite file, or a new PostgreSQL schema. */

@@ -32,6 +32,14 @@ export function usernameKey(username: string): string {
   return username.normalize('NFKC').toLowerCase();
 }
 
+/**
+ * Case-folded form under which an email address finds its accounts (a password reset for
+ * `Ada@Example.com` reaches `ada@example.com`), as Django compares them.
+ */
+export function emailKey(email: string): string {
+  return email.normalize('NFKC').toLowerCase();
+}
+
 export type AccountsRepository = ReturnType<typeof createAccountsRepository>;
 
 export function createAccountsRepository({ db, dialect, prepare }: Database) {

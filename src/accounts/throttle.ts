@@ -5,7 +5,7 @@ import ipaddr from 'ipaddr.js';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { RateLimit, ThrottleConfig } from '../config.js';
 import { ApiError } from '../http/errors.js';
-import { usernameKey } from './repository.js';
+import { emailKey, usernameKey } from './repository.js';
 
 /**
  * Brute-force protection (see "Brute-force protection" in the README). A password guess takes
@@ -15,8 +15,9 @@ import { usernameKey } from './repository.js';
  * - per username and address, so that guesses from elsewhere cannot lock the owner out;
  * - per username across all addresses, a higher ceiling on the total rate of guesses at one
  *   account, which does not apply from an address the owner has recently logged in from.
- * Sign-ups are counted per address. Counters live in this process, or in Redis so that they
- * hold across processes.
+ * Sign-ups are counted per address, and password reset requests per address and per email
+ * address asked for. Counters live in this process, or in Redis so that they hold across
+ * processes.
  */
 export interface Throttle {
   /** Counts every sign-up attempt from the client's address. */
@@ -27,6 +28,13 @@ export interface Throttle {
   reserveGuess(request: FastifyRequest, username: string): Promise<Guess>;
   /** Reserves a guess that can match no account: only the address's counter applies. */
   reserveAddressGuess(request: FastifyRequest): Promise<void>;
+  /** Counts every password reset request from the client's address. */
+  passwordResetByAddress: onRequestHookHandler;
+  /**
+   * Counts a password reset request for `email`, registered or not, so that nobody's mailbox
+   * can be flooded and the answer says nothing about the address.
+   */
+  passwordResetFor(email: string): Promise<void>;
 }
 
 /** A reserved guess stays counted as a failure unless it turns out to be right. */
@@ -66,6 +74,8 @@ export function createThrottle(limits: ThrottleConfig, redis: Redis | undefined,
   const guessesByUsernameAndAddress = counter('login-username-address', limits.loginPerUsername);
   const guessesByUsername = counter('login-username', limits.loginPerUsernameTotal);
   const ownersAddresses = counter('known-address', { max: 1, windowSeconds: KNOWN_ADDRESS_SECONDS });
+  const resetsByAddress = counter('password-reset-address', limits.passwordResetPerAddress);
+  const resetsByEmail = counter('password-reset-email', limits.passwordResetPerEmail);
 
   return {
     registration: async (request) => {
@@ -104,6 +114,14 @@ export function createThrottle(limits: ThrottleConfig, redis: Redis | undefined,
 
     async reserveAddressGuess(request) {
       await reserve([{ counter: guessesByAddress, key: addressKey(request) }]);
+    },
+
+    passwordResetByAddress: async (request) => {
+      await reserve([{ counter: resetsByAddress, key: addressKey(request) }]);
+    },
+
+    async passwordResetFor(email) {
+      await reserve([{ counter: resetsByEmail, key: digest(emailKey(email)) }]);
     },
   };
 }

@@ -87,8 +87,18 @@ export function parsePassword(value: unknown): Parsed<string> {
   return parseString(value, { trim: false, maxLength: MAX_PASSWORD_LENGTH });
 }
 
+/** An account's optional email address: blank, or a valid address. */
 export function parseEmail(value: unknown): Parsed<string> {
-  const parsed = parseString(value, { maxLength: 254, allowBlank: true });
+  return emailField(value, true);
+}
+
+/** DRF's EmailField: a valid address, not blank. */
+export function parseRequiredEmail(value: unknown): Parsed<string> {
+  return emailField(value, false);
+}
+
+function emailField(value: unknown, allowBlank: boolean): Parsed<string> {
+  const parsed = parseString(value, { maxLength: 254, allowBlank });
   if (!parsed.ok || parsed.value === '') return parsed;
   return isValidEmail(parsed.value) ? parsed : { ok: false, messages: [INVALID_EMAIL] };
 }

@@ -106,6 +106,18 @@ export interface AdminAuditTable {
   created_at: string;
 }
 
+/** An outstanding password reset link (migration 007); used, it is deleted. */
+export interface PasswordResetTokensTable {
+  id: Generated<number>;
+  user_id: number;
+  /** SHA-256 of the link's token, hex: the token itself is never stored. */
+  digest: string;
+  /** Of the account's password hash and email when issued (password-reset/tokens.ts). */
+  account_fingerprint: string;
+  created_at: string;
+  expires_at: string;
+}
+
 /** The tasks a deleted list held when it was deleted (migration 005). */
 export interface DeletedListTasksTable {
   list_id: number;
@@ -122,6 +134,7 @@ export interface Tables {
   list_members: ListMembersTable;
   deleted_list_tasks: DeletedListTasksTable;
   admin_audit: AdminAuditTable;
+  password_reset_tokens: PasswordResetTokensTable;
 }
 
 export type UserRow = Selectable<UsersTable>;

@@ -18,7 +18,15 @@ export const STORES: Store[] = ['memory', 'redis'];
 
 /** Generous limits but for the ones a test sets. */
 export function limits(overrides: Partial<ThrottleConfig>): ThrottleConfig {
-  return { loginPerUsername: GENEROUS, loginPerUsernameTotal: GENEROUS, loginPerAddress: GENEROUS, registerPerAddress: GENEROUS, ...overrides };
+  return {
+    loginPerUsername: GENEROUS,
+    loginPerUsernameTotal: GENEROUS,
+    loginPerAddress: GENEROUS,
+    registerPerAddress: GENEROUS,
+    passwordResetPerAddress: GENEROUS,
+    passwordResetPerEmail: GENEROUS,
+    ...overrides,
+  };
 }
 
 /**

@@ -264,12 +264,16 @@ describe(`[${dialectName}] throttling`, { concurrency: true }, () => {
         THROTTLE_LOGIN_USERNAME_TOTAL: '40/1800',
         THROTTLE_LOGIN_ADDRESS: ' 7 / 30 ',
         THROTTLE_REGISTER_ADDRESS: '2/1',
+        THROTTLE_PASSWORD_RESET_ADDRESS: '8/90',
+        THROTTLE_PASSWORD_RESET_EMAIL: '1/3600',
       });
       assert.deepEqual(config.throttle, {
         loginPerUsername: { max: 3, windowSeconds: 120 },
         loginPerUsernameTotal: { max: 40, windowSeconds: 1800 },
         loginPerAddress: { max: 7, windowSeconds: 30 },
         registerPerAddress: { max: 2, windowSeconds: 1 },
+        passwordResetPerAddress: { max: 8, windowSeconds: 90 },
+        passwordResetPerEmail: { max: 1, windowSeconds: 3600 },
       });
     });
 
@@ -279,6 +283,9 @@ describe(`[${dialectName}] throttling`, { concurrency: true }, () => {
         loginPerUsernameTotal: { max: 100, windowSeconds: 3600 },
         loginPerAddress: { max: 10, windowSeconds: 60 },
         registerPerAddress: { max: 20, windowSeconds: 60 },
+        // django-allauth's reset_password: 20/m/ip, 5/m/key.
+        passwordResetPerAddress: { max: 20, windowSeconds: 60 },
+        passwordResetPerEmail: { max: 5, windowSeconds: 60 },
       });
     });
 

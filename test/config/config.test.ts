@@ -20,6 +20,8 @@ const DEFAULTS: Config = {
     loginPerUsernameTotal: { max: 100, windowSeconds: 3600 },
     loginPerAddress: { max: 10, windowSeconds: 60 },
     registerPerAddress: { max: 20, windowSeconds: 60 },
+    passwordResetPerAddress: { max: 20, windowSeconds: 60 },
+    passwordResetPerEmail: { max: 5, windowSeconds: 60 },
   },
   tombstoneRetentionSeconds: 2592000,
   docs: true,
@@ -36,6 +38,13 @@ const DEFAULTS: Config = {
   metricsToken: undefined,
   production: false,
   webConcurrency: 1,
+  mail: { smtp: undefined, from: 'webmaster@localhost' },
+  passwordReset: {
+    url: 'http://localhost:3000/password-reset/{uid}/{token}/',
+    timeoutSeconds: 3600,
+    maxOutstanding: 3,
+    subject: 'Password reset on Task Tracker',
+  },
 };
 
 /** The ConfigError loadConfig throws for `env`; fails the test when it does not throw one. */
@@ -88,6 +97,8 @@ describe('configuration values', () => {
       THROTTLE_LOGIN_USERNAME_TOTAL: '50/7200',
       THROTTLE_LOGIN_ADDRESS: '7 / 30',
       THROTTLE_REGISTER_ADDRESS: '100/86400',
+      THROTTLE_PASSWORD_RESET_ADDRESS: '10/60',
+      THROTTLE_PASSWORD_RESET_EMAIL: '2/600',
       TOMBSTONE_RETENTION_SECONDS: '86400',
       API_DOCS: 'off',
       REPLY_MEMORY_BYTES: '8388608',
@@ -103,6 +114,17 @@ describe('configuration values', () => {
       METRICS_TOKEN: 'm'.repeat(32),
       NODE_ENV: 'production',
       WEB_CONCURRENCY: '4',
+      EMAIL_HOST: 'smtp.example.com',
+      EMAIL_PORT: '587',
+      EMAIL_HOST_USER: 'mailer',
+      EMAIL_HOST_PASSWORD: 'mail secret',
+      EMAIL_USE_TLS: 'true',
+      EMAIL_TIMEOUT: '30',
+      DEFAULT_FROM_EMAIL: 'Task Tracker <tasks@example.com>',
+      PASSWORD_RESET_URL: 'https://app.example.com/reset/{uid}/{token}',
+      PASSWORD_RESET_TIMEOUT_SECONDS: '900',
+      PASSWORD_RESET_MAX_OUTSTANDING: '5',
+      PASSWORD_RESET_SUBJECT: 'Your new password',
     });
     assert.deepEqual(config, {
       port: 9090,
@@ -121,6 +143,8 @@ describe('configuration values', () => {
         loginPerUsernameTotal: { max: 50, windowSeconds: 7200 },
         loginPerAddress: { max: 7, windowSeconds: 30 },
         registerPerAddress: { max: 100, windowSeconds: 86400 },
+        passwordResetPerAddress: { max: 10, windowSeconds: 60 },
+        passwordResetPerEmail: { max: 2, windowSeconds: 600 },
       },
       tombstoneRetentionSeconds: 86400,
       docs: false,
@@ -137,6 +161,11 @@ describe('configuration values', () => {
       metricsToken: 'm'.repeat(32),
       production: true,
       webConcurrency: 4,
+      mail: {
+        smtp: { host: 'smtp.example.com', port: 587, implicitTls: false, startTls: true, user: 'mailer', password: 'mail secret', timeoutSeconds: 30 },
+        from: 'Task Tracker <tasks@example.com>',
+      },
+      passwordReset: { url: 'https://app.example.com/reset/{uid}/{token}', timeoutSeconds: 900, maxOutstanding: 5, subject: 'Your new password' },
     } satisfies Config);
   });
 
@@ -326,13 +355,22 @@ describe('repeated loads', () => {
   test('when NODE_ENV=production and settings only suit development, then each gets a warning; without production, none', () => {
     const env = { ALLOWED_HOSTS: '*', CORS_ALLOWED_ORIGINS: 'http://localhost:3000,https://app.example.com', HOST: '0.0.0.0', LOG_LEVEL: 'debug' };
     const warnings = productionWarnings(loadConfig({ ...env, NODE_ENV: 'production' }));
-    assert.equal(warnings.length, 4);
+    assert.equal(warnings.length, 6);
     assert.match(warnings[0]!, /^ALLOWED_HOSTS allows any host/);
     assert.match(warnings[1]!, /http:\/\/localhost:3000\)/);
     assert.match(warnings[2]!, /^DATABASE_URL is SQLite/);
     assert.match(warnings[3]!, /^LOG_LEVEL=debug/);
+    assert.match(warnings[4]!, /^Neither EMAIL_URL nor EMAIL_HOST is set: password reset mails are written to the log/);
+    assert.match(warnings[5]!, /^PASSWORD_RESET_URL links to a local development page/);
     assert.deepEqual(productionWarnings(loadConfig(env)), []);
-    const good = { ALLOWED_HOSTS: 'api.example.com', CORS_ALLOWED_ORIGINS: 'https://app.example.com', DATABASE_URL: 'postgres://db/tasks', NODE_ENV: 'production' };
+    const good = {
+      ALLOWED_HOSTS: 'api.example.com',
+      CORS_ALLOWED_ORIGINS: 'https://app.example.com',
+      DATABASE_URL: 'postgres://db/tasks',
+      NODE_ENV: 'production',
+      EMAIL_URL: 'submission://mailer:secret@smtp.example.com',
+      PASSWORD_RESET_URL: 'https://app.example.com/password-reset/{uid}/{token}/',
+    };
     assert.deepEqual(productionWarnings(loadConfig(good)), []);
   });
 });

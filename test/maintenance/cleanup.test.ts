@@ -52,7 +52,7 @@ describe(`[${dialectName}] clean-up`, () => {
 
     const removed = await cleanUp(database, loadConfig({ TOMBSTONE_RETENTION_SECONDS: '3600' }));
 
-    assert.deepEqual(removed, { sessions: 2, tombstones: 2 });
+    assert.deepEqual(removed, { sessions: 2, tombstones: 2, resetLinks: 0 });
     assert.deepEqual(await sessionDigests(database), [aliceLogin, bobLogin, 'bbbbbbb2']);
     assert.deepEqual(await tombstoneIds(database), [task.id, 900003, 900004]);
     // The users' live sessions still work.
@@ -67,8 +67,8 @@ describe(`[${dialectName}] clean-up`, () => {
     await database.db.insertInto('deleted_tasks').values({ task_id: 900001, owner_id: alice.id, deleted_at: ago(31 * 24 * HOUR_MS) }).execute();
     const config = loadConfig({});
 
-    assert.deepEqual(await cleanUp(database, config), { sessions: 1, tombstones: 1 });
-    assert.deepEqual(await cleanUp(database, config), { sessions: 0, tombstones: 0 });
+    assert.deepEqual(await cleanUp(database, config), { sessions: 1, tombstones: 1, resetLinks: 0 });
+    assert.deepEqual(await cleanUp(database, config), { sessions: 0, tombstones: 0, resetLinks: 0 });
     assert.equal((await sessionDigests(database)).length, 1);
     assert.deepEqual(await tombstoneIds(database), []);
   });
@@ -84,7 +84,7 @@ describe(`[${dialectName}] clean-up`, () => {
       ])
       .execute();
 
-    assert.deepEqual(await cleanUp(database, loadConfig({})), { sessions: 0, tombstones: 1 });
+    assert.deepEqual(await cleanUp(database, loadConfig({})), { sessions: 0, tombstones: 1, resetLinks: 0 });
     assert.deepEqual(await tombstoneIds(database), [900002]);
   });
 
@@ -92,9 +92,29 @@ describe(`[${dialectName}] clean-up`, () => {
     const { app, database } = await buildTestApp(t, { env: { TOMBSTONE_RETENTION_SECONDS: '3600' } });
     const alice = await createUser(app);
     await database.db.updateTable('auth_tokens').set({ expires_at: ago(1000) }).execute();
-    assert.deepEqual(await cleanUp(database, loadConfig({ TOMBSTONE_RETENTION_SECONDS: '3600' })), { sessions: 1, tombstones: 0 });
+    assert.deepEqual(await cleanUp(database, loadConfig({ TOMBSTONE_RETENTION_SECONDS: '3600' })), { sessions: 1, tombstones: 0, resetLinks: 0 });
     const response = await app.inject({ method: 'GET', url: '/api/tasks/', headers: alice.auth });
     assert.equal(response.statusCode, 401);
     assert.equal((await sessionDigests(database)).length, 0);
+  });
+
+  test('when password reset links have expired, then they are removed and those still outstanding kept', async (t) => {
+    const { app, database } = await buildTestApp(t);
+    const alice = await createUser(app);
+    const link = (digest: string, expiresAt: string) => ({
+      user_id: alice.id,
+      digest: digest.padEnd(64, '0'),
+      account_fingerprint: 'f'.repeat(64),
+      created_at: ago(2 * HOUR_MS),
+      expires_at: expiresAt,
+    });
+    await database.db
+      .insertInto('password_reset_tokens')
+      .values([link('expired1', ago(HOUR_MS)), link('expired2', ago(1000)), link('current1', timestampOf(Date.now() + HOUR_MS))])
+      .execute();
+
+    assert.deepEqual(await cleanUp(database, loadConfig({})), { sessions: 0, tombstones: 0, resetLinks: 2 });
+    const left = await database.db.selectFrom('password_reset_tokens').select('digest').execute();
+    assert.deepEqual(left.map((row) => row.digest.slice(0, 8)), ['current1']);
   });
 });

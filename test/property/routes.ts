@@ -128,6 +128,13 @@ export const ROUTES: RouteSpec[] = [
     authenticated: true,
     body: { current_password: 'password', new_password: 'password' },
   },
+  { path: '/dj-rest-auth/password/reset/', methods: ['POST'], authenticated: false, body: { email: 'email' } },
+  {
+    path: '/dj-rest-auth/password/reset/confirm/',
+    methods: ['POST'],
+    authenticated: false,
+    body: { uid: 'text', token: 'text', new_password1: 'password', new_password2: 'password' },
+  },
   { path: '/api/sessions/', methods: ['GET'], authenticated: true },
   { path: '/api/sessions/:id/', methods: ['DELETE'], authenticated: true, id: 'session' },
   { path: '/api/tasks/', methods: ['GET', 'POST'], authenticated: true, body: TASK_FIELDS, query: TASK_LIST_QUERY },
