@@ -10,6 +10,7 @@ import type { Database } from './db/database.js';
 import { registerBodyParsers } from './http/body.js';
 import { clientErrorHandler, registerErrorHandler } from './http/errors.js';
 import { frontDoor } from './http/front-door.js';
+import { serializeRequest } from './http/log.js';
 import { routeEveryRequest } from './http/methods.js';
 import { rootRoutes } from './http/root.js';
 import { createSyncRepository } from './sync/repository.js';
@@ -40,7 +41,7 @@ export async function buildApp({ config, database, redis, throttleNamespace }: A
   const app = Fastify({
     logger: {
       level: config.logLevel,
-      redact: ['req.headers.authorization', 'req.headers.cookie'],
+      serializers: { req: serializeRequest },
     },
     bodyLimit: config.bodyLimitBytes,
     trustProxy: config.trustProxy,
