@@ -7,6 +7,7 @@ import * as sync from './migrations/003_sync.js';
 import * as sessionEpochAndFoldedText from './migrations/004_session_epoch_and_folded_text.js';
 import * as lists from './migrations/005_lists.js';
 import * as staffAndAudit from './migrations/006_staff_and_audit.js';
+import * as browserSessions from './migrations/007_browser_sessions.js';
 
 /** Listed explicitly so the same list works from TypeScript sources and from the build. */
 const migrations: Record<string, Migration> = {
@@ -16,6 +17,7 @@ const migrations: Record<string, Migration> = {
   '004_session_epoch_and_folded_text': sessionEpochAndFoldedText,
   '005_lists': lists,
   '006_staff_and_audit': staffAndAudit,
+  '007_browser_sessions': browserSessions,
 };
 
 async function migrator(db: Db): Promise<Migrator> {
