@@ -1,8 +1,10 @@
+import cookie from '@fastify/cookie';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import { createAuthenticate } from './accounts/authenticate.js';
+import { createPasswordChecks } from './accounts/credentials.js';
 import { createAccountsRepository } from './accounts/repository.js';
 import { accountRoutes } from './accounts/routes.js';
 import { createThrottle } from './accounts/throttle.js';
@@ -16,6 +18,14 @@ import { rootRoutes } from './http/root.js';
 import { createSyncRepository } from './sync/repository.js';
 import { syncRoutes } from './sync/routes.js';
 import { adminRoutes } from './admin/routes.js';
+import { createAccessTokens } from './browser-sessions/access.js';
+import { createCookieJar, readCookie } from './browser-sessions/cookies.js';
+import { createCsrfCheck } from './browser-sessions/csrf.js';
+import { createBrowserSessionsRepository } from './browser-sessions/repository.js';
+import { browserSessionRoutes } from './browser-sessions/routes.js';
+import { createSessionIssuer } from './browser-sessions/sessions.js';
+import { loadSigningKey } from './browser-sessions/signing-key.js';
+import { createTokenSigner } from './browser-sessions/tokens.js';
 import { listRoutes } from './lists/routes.js';
 import { createMetrics } from './operations/metrics.js';
 import { operationsRoutes } from './operations/routes.js';
@@ -76,6 +86,14 @@ export async function buildApp({ config, database, redis, throttleNamespace }: A
               'For staff (`task-tracker createsuperuser` makes the first): accounts, blocking, session revocation, totals and the audit ' +
               'log every change writes to. Non-staff get 403; only a superuser acts on staff accounts.',
           },
+          {
+            name: 'browser sessions',
+            description:
+              "dj-rest-auth's endpoints over JWTs: short-lived access tokens (`Authorization: Bearer <access>` on every endpoint) and " +
+              'refresh tokens that work once each (a reused one ends its session). In cookie mode (JWT_AUTH_COOKIE_USE, on by default) the ' +
+              'tokens are also HttpOnly cookies, which authenticate every endpoint when no Authorization header is sent; an unsafe ' +
+              'request a cookie authenticates must come from an allowed origin and repeat the csrftoken cookie in X-CSRFToken.',
+          },
           { name: 'operations', description: 'Probes for load balancers and orchestrators, and Prometheus metrics (with METRICS_TOKEN).' },
           {
             name: 'tasks',
@@ -99,7 +117,13 @@ export async function buildApp({ config, database, redis, throttleNamespace }: A
         ],
         components: {
           securitySchemes: {
-            token: { type: 'apiKey', in: 'header', name: 'Authorization', description: 'Token <key> (or Bearer <key>)' },
+            token: { type: 'apiKey', in: 'header', name: 'Authorization', description: 'Token <key> (or Bearer <key>, or Bearer <access token> of a browser session)' },
+            cookie: {
+              type: 'apiKey',
+              in: 'cookie',
+              name: config.jwt.cookies.accessName,
+              description: 'Cookie mode: the access token cookie, on every authenticated endpoint, with X-CSRFToken on unsafe methods.',
+            },
             metrics: { type: 'http', scheme: 'bearer', description: 'The METRICS_TOKEN setting' },
           },
         },
@@ -113,8 +137,20 @@ export async function buildApp({ config, database, redis, throttleNamespace }: A
   }
 
   const accounts = createAccountsRepository(database);
-  const authenticate = createAuthenticate(accounts, config.tokenLifetimeSeconds);
   const throttle = createThrottle(config.throttle, redis, throttleNamespace);
+  const passwords = createPasswordChecks(accounts, throttle);
+
+  // Parses cookies only when asked (browser-sessions/cookies.ts), and writes those a reply sets.
+  await app.register(cookie, { hook: false });
+  const { jwt } = config;
+  const signer = createTokenSigner(await loadSigningKey(database.db, jwt.signingKey), {
+    accessSeconds: jwt.accessLifetimeSeconds,
+    refreshSeconds: jwt.refreshLifetimeSeconds,
+  });
+  const sessions = createBrowserSessionsRepository(database);
+  const cookies = jwt.cookies.enabled ? createCookieJar(jwt.cookies) : undefined;
+  const csrf = createCsrfCheck(config.corsAllowedOrigins, readCookie);
+  const authenticate = createAuthenticate(accounts, config.tokenLifetimeSeconds, createAccessTokens({ signer, sessions, cookies, csrf }));
 
   const metrics = config.metricsToken === undefined ? undefined : createMetrics(database);
   if (metrics !== undefined) {
@@ -130,7 +166,18 @@ export async function buildApp({ config, database, redis, throttleNamespace }: A
     readyTimeoutSeconds: config.readyTimeoutSeconds,
     metrics: metrics && { registry: metrics, token: config.metricsToken! },
   });
-  await app.register(accountRoutes, { accounts, authenticate, throttle, tokenLifetimeSeconds: config.tokenLifetimeSeconds });
+  await app.register(accountRoutes, { accounts, authenticate, throttle, passwords, tokenLifetimeSeconds: config.tokenLifetimeSeconds });
+  await app.register(browserSessionRoutes, {
+    accounts,
+    sessions,
+    issuer: createSessionIssuer({ accounts, sessions, signer }),
+    passwords,
+    throttle,
+    authenticate,
+    csrf,
+    cookies,
+    config: jwt,
+  });
   await app.register(taskRoutes, {
     database,
     tasks: createTasksRepository(database),
