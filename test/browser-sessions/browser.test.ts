@@ -55,7 +55,7 @@ async function readTasks(apiBase) {
 interface Seen {
   status: number;
   csrf: string | null;
-  body: any;
+  body: unknown;
 }
 
 type Story = Record<'login' | 'created' | 'withoutToken' | 'listed' | 'expired' | 'refreshed' | 'afterRefresh' | 'loggedOut' | 'afterLogout' | 'refreshAfterLogout', Seen> & {
@@ -93,14 +93,14 @@ describe(`[${dialectName}] a browser on another origin, in cookie mode`, () => {
       const story = (await tab.evaluate(`story(${args.join(', ')})`)) as Story;
 
       assert.equal(story.login.status, 200);
-      assert.equal(story.login.body.refresh, '', 'the refresh token stays in its HttpOnly cookie');
+      assert.equal((story.login.body as { refresh: string }).refresh, '', 'the refresh token stays in its HttpOnly cookie');
       assert.match(String(story.login.csrf), /^[\w-]{43}$/, 'the page reads the CSRF token from the exposed header');
       assert.equal(story.created.status, 201);
       assert.deepEqual(story.withoutToken, { status: 403, csrf: null, body: { detail: 'CSRF Failed: CSRF token missing.' } });
-      assert.deepEqual(story.listed.body.map((task: { title: string }) => task.title), ['Written from the page']);
+      assert.deepEqual((story.listed.body as { title: string }[]).map((task) => task.title), ['Written from the page']);
       assert.equal(story.expired.status, 401, 'the access token expired');
       assert.equal(story.refreshed.status, 200);
-      assert.equal(story.refreshed.body.refresh, '');
+      assert.equal((story.refreshed.body as { refresh: string }).refresh, '');
       assert.equal(story.afterRefresh.status, 200);
       assert.deepEqual(story.loggedOut.body, { detail: 'Successfully logged out.' });
       assert.equal(story.afterLogout.status, 401);
