@@ -1,6 +1,8 @@
+import cookie from '@fastify/cookie';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import { createAuthenticate } from './accounts/authenticate.js';
+import { createPasswordChecks } from './accounts/credentials.js';
 import { createAccountsRepository } from './accounts/repository.js';
 import { accountRoutes } from './accounts/routes.js';
 import { createThrottle, type Throttle } from './accounts/throttle.js';
@@ -16,6 +18,14 @@ import { rootRoutes } from './http/root.js';
 import { createSyncRepository } from './sync/repository.js';
 import { syncRoutes } from './sync/routes.js';
 import { adminRoutes } from './admin/routes.js';
+import { createAccessTokens } from './browser-sessions/access.js';
+import { createCookieJar, readCookie } from './browser-sessions/cookies.js';
+import { createCsrfCheck } from './browser-sessions/csrf.js';
+import { createBrowserSessionsRepository } from './browser-sessions/repository.js';
+import { browserSessionRoutes } from './browser-sessions/routes.js';
+import { createSessionIssuer } from './browser-sessions/sessions.js';
+import { loadSigningKey } from './browser-sessions/signing-key.js';
+import { createTokenSigner } from './browser-sessions/tokens.js';
 import { listRoutes } from './lists/routes.js';
 import { createMetrics } from './operations/metrics.js';
 import { operationsRoutes } from './operations/routes.js';
@@ -68,11 +78,23 @@ export async function buildApp({ config, database, redis, throttleNamespace }: A
   routeEveryRequest(app);
 
   app.server.maxConnections = config.maxConnections;
-  if (config.docs) await registerDocs(app);
+  if (config.docs) await registerDocs(app, { accessCookie: config.jwt.cookies.enabled ? config.jwt.cookies.accessName : undefined });
 
   const accounts = createAccountsRepository(database);
-  const authenticate = createAuthenticate(accounts, config.tokenLifetimeSeconds);
   const throttle = createThrottle(config.throttle, redis, throttleNamespace);
+  const passwords = createPasswordChecks(accounts, throttle);
+
+  // Parses cookies only when asked (browser-sessions/cookies.ts), and writes those a reply sets.
+  await app.register(cookie, { hook: false });
+  const { jwt } = config;
+  const signer = createTokenSigner(await loadSigningKey(database.db, jwt.signingKey), {
+    accessSeconds: jwt.accessLifetimeSeconds,
+    refreshSeconds: jwt.refreshLifetimeSeconds,
+  });
+  const sessions = createBrowserSessionsRepository(database);
+  const cookies = jwt.cookies.enabled ? createCookieJar(jwt.cookies) : undefined;
+  const csrf = createCsrfCheck(config.corsAllowedOrigins, readCookie);
+  const authenticate = createAuthenticate(accounts, config.tokenLifetimeSeconds, createAccessTokens({ signer, sessions, cookies, csrf }));
 
   const metrics = config.metricsToken === undefined ? undefined : createMetrics(database);
   if (metrics !== undefined) {
@@ -88,7 +110,18 @@ export async function buildApp({ config, database, redis, throttleNamespace }: A
     readyTimeoutSeconds: config.readyTimeoutSeconds,
     metrics: metrics && { registry: metrics, token: config.metricsToken! },
   });
-  await app.register(accountRoutes, { accounts, authenticate, throttle, tokenLifetimeSeconds: config.tokenLifetimeSeconds });
+  await app.register(accountRoutes, { accounts, authenticate, throttle, passwords, tokenLifetimeSeconds: config.tokenLifetimeSeconds });
+  await app.register(browserSessionRoutes, {
+    accounts,
+    sessions,
+    issuer: createSessionIssuer({ accounts, sessions, signer }),
+    passwords,
+    throttle,
+    authenticate,
+    csrf,
+    cookies,
+    config: jwt,
+  });
   await registerPasswordReset(app, config, database, throttle);
   await app.register(taskRoutes, {
     database,

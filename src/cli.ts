@@ -8,6 +8,7 @@ import { now } from './db/clock.js';
 import type { Parsed } from './http/fields.js';
 import { hashPassword } from './accounts/passwords.js';
 import { createAccountsRepository } from './accounts/repository.js';
+import { rotateSigningKey } from './browser-sessions/signing-key.js';
 import { loadConfig, sqlitePath } from './config.js';
 import { createDatabase, maintenanceOptions, type Database } from './db/database.js';
 import { migrateToLatest } from './db/migrate.js';
@@ -30,6 +31,8 @@ const USAGE = `Usage: task-tracker <command> (npx task-tracker in a checkout; np
   backup <file>               a consistent copy of the SQLite database, also while the server runs
   import-django <source>      bring over the original Django app's users, tokens and tasks from
                               its SQLite file or a postgres:// URL, keeping their ids
+  rotate-jwt-key              replace the stored key that signs browser sessions' tokens: every
+                              browser session ends; restart the servers to sign with the new key
   help                        this text
 Exit codes: 0 done, 1 failed, 2 wrong usage.`;
 
@@ -117,6 +120,14 @@ const COMMANDS: Record<string, Command> = {
     async run({ database, config, args }) {
       await migrateToLatest(database.db);
       return describeImport(await importDjango(database, args[0]!, { tokenLifetimeSeconds: config.tokenLifetimeSeconds }));
+    },
+  },
+  'rotate-jwt-key': {
+    arguments: [],
+    async run({ database, config }) {
+      if (config.jwt.signingKey !== undefined) throw new Failure('JWT_SIGNING_KEY is set, so the stored key is not used: change the setting instead.');
+      const ended = await rotateSigningKey(database.db);
+      return `The key was replaced and ${ended} browser session${ended === 1 ? '' : 's'} ended. Restart the servers: until then they sign new sessions with the old key.`;
     },
   },
 };

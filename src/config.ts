@@ -52,6 +52,8 @@ export interface Config {
   webConcurrency: number;
   mail: MailConfig;
   passwordReset: PasswordResetConfig;
+  /** Browser sessions: JWTs with rotating refresh tokens, optionally in cookies. */
+  jwt: JwtConfig;
 }
 
 /** Outgoing mail, with Django's setting names. */
@@ -86,6 +88,32 @@ export interface PasswordResetConfig {
   subject: string;
 }
 
+/** See "Browser sessions" in the README. */
+export interface JwtConfig {
+  /** The HS256 key; without one, a key generated once and kept in the database is used. */
+  signingKey: string | undefined;
+  accessLifetimeSeconds: number;
+  refreshLifetimeSeconds: number;
+  cookies: CookieConfig;
+}
+
+export type SameSite = 'None' | 'Lax' | 'Strict';
+
+export interface CookieConfig {
+  /** Cookie mode: the dj-rest-auth endpoints set the tokens as cookies, which authenticate requests. */
+  enabled: boolean;
+  accessName: string;
+  refreshName: string;
+  secure: boolean;
+  sameSite: SameSite;
+  /** HttpOnly cookies, and no refresh token in reply bodies. */
+  httpOnly: boolean;
+  /** Unset: the cookies belong to the API's host alone. */
+  domain: string | undefined;
+  /** The path the API is served under as browsers see it; the refresh cookie goes below it. */
+  path: string;
+}
+
 /** Password guesses and sign-ups allowed; see "Brute-force protection" in the README. */
 export interface ThrottleConfig {
   /** Failed logins per username from one client address. */
@@ -117,7 +145,7 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'
 
 type Env = Record<string, string | undefined>;
 
-const SECRET_SETTINGS = new Set(['METRICS_TOKEN', 'EMAIL_URL', 'EMAIL_HOST_PASSWORD']);
+const SECRET_SETTINGS = new Set(['METRICS_TOKEN', 'EMAIL_URL', 'EMAIL_HOST_PASSWORD', 'JWT_SIGNING_KEY']);
 
 export function loadConfig(env: Env = process.env): Config {
   const problems: string[] = [];
@@ -176,10 +204,36 @@ export function loadConfig(env: Env = process.env): Config {
       maxOutstanding: read('PASSWORD_RESET_MAX_OUTSTANDING', 3, (raw) => integer(raw, 1, 100)),
       subject: read('PASSWORD_RESET_SUBJECT', 'Password reset on Task Tracker', headerText),
     },
+    jwt: {
+      signingKey: read<string | undefined>('JWT_SIGNING_KEY', undefined, secretToken),
+      accessLifetimeSeconds: read('JWT_ACCESS_LIFETIME_SECONDS', 300, (raw) => integer(raw, 1, 24 * 3600)),
+      refreshLifetimeSeconds: read('JWT_REFRESH_LIFETIME_SECONDS', 24 * 3600, (raw) => integer(raw, 60, 365 * 24 * 3600)),
+      cookies: {
+        enabled: read('JWT_AUTH_COOKIE_USE', true, boolean),
+        accessName: read('JWT_AUTH_COOKIE', 'my-app-auth', cookieName),
+        refreshName: read('JWT_AUTH_REFRESH_COOKIE', 'my-refresh-token', cookieName),
+        secure: read('JWT_AUTH_SECURE', true, boolean),
+        sameSite: read<SameSite>('JWT_AUTH_SAMESITE', 'None', sameSite),
+        httpOnly: read('JWT_AUTH_HTTPONLY', true, boolean),
+        domain: read<string | undefined>('JWT_AUTH_COOKIE_DOMAIN', undefined, cookieDomain),
+        path: read('JWT_AUTH_COOKIE_PATH', '/', cookiePath),
+      },
+    },
   };
   // Node refuses a header deadline later than the whole request's.
   if (config.headersTimeoutSeconds > config.requestTimeoutSeconds) {
     problems.push('HEADERS_TIMEOUT_SECONDS must not be more than REQUEST_TIMEOUT_SECONDS');
+  }
+  const { jwt } = config;
+  if (jwt.accessLifetimeSeconds > jwt.refreshLifetimeSeconds) {
+    problems.push('JWT_ACCESS_LIFETIME_SECONDS must not be more than JWT_REFRESH_LIFETIME_SECONDS');
+  }
+  // Browsers refuse a SameSite=None cookie that is not Secure.
+  if (jwt.cookies.enabled && jwt.cookies.sameSite === 'None' && !jwt.cookies.secure) {
+    problems.push('JWT_AUTH_SAMESITE=None needs JWT_AUTH_SECURE=true (browsers refuse such cookies otherwise); choose Lax or Strict for plain HTTP');
+  }
+  if (jwt.cookies.enabled && jwt.cookies.accessName === jwt.cookies.refreshName) {
+    problems.push('JWT_AUTH_COOKIE and JWT_AUTH_REFRESH_COOKIE must differ');
   }
 
   if (problems.length > 0) {
@@ -201,6 +255,7 @@ export function productionWarnings(config: Config): string[] {
   if (config.databaseUrl.startsWith('sqlite:') && config.host !== '127.0.0.1') {
     warnings.push('DATABASE_URL is SQLite: data lives in one file on this machine; back it up (task-tracker backup) or use PostgreSQL.');
   }
+  if (config.jwt.cookies.enabled && !config.jwt.cookies.secure) warnings.push('JWT_AUTH_SECURE=false: browsers send the session cookies over plain HTTP too.');
   if (config.logLevel === 'debug' || config.logLevel === 'trace') warnings.push(`LOG_LEVEL=${config.logLevel} writes a line per request detail; use info or warn.`);
   if (config.mail.smtp === undefined) warnings.push('Neither EMAIL_URL nor EMAIL_HOST is set: password reset mails are written to the log instead of being sent.');
   if (/^https?:\/\/(localhost|127\.0\.0\.1|\[::1\])(:|\/)/.test(config.passwordReset.url)) {
@@ -387,6 +442,37 @@ function trustProxy(raw: string): boolean | string[] {
 /** A secret long enough not to be guessed: at least 32 characters. */
 function secretToken(raw: string): string {
   if (raw.length < 32) throw new Error('expected at least 32 characters (openssl rand -hex 32 makes one)');
+  return raw;
+}
+
+// RFC 6265's cookie-name: an HTTP token.
+const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,64}$/;
+
+function cookieName(raw: string): string {
+  if (!COOKIE_NAME.test(raw)) throw new Error('expected a cookie name: letters, digits and !#$%&\'*+-.^_`|~');
+  // csrftoken is the CSRF cookie's, set beside these.
+  if (raw === 'csrftoken') throw new Error('csrftoken is the name of the CSRF cookie');
+  return raw;
+}
+
+function sameSite(raw: string): SameSite {
+  const value = ['None', 'Lax', 'Strict'].find((candidate) => candidate.toLowerCase() === raw.toLowerCase());
+  if (value === undefined) throw new Error('expected None, Lax or Strict');
+  return value as SameSite;
+}
+
+/** A host name such as `example.com`, or `.example.com` as Django writes it (the same to browsers). */
+function cookieDomain(raw: string): string {
+  const name = raw.startsWith('.') ? raw.slice(1) : raw;
+  if (name.startsWith('[') || hostName(name) !== name.toLowerCase() || !name.includes('.')) {
+    throw new Error(`"${raw}" is not a domain name such as example.com`);
+  }
+  return name.toLowerCase();
+}
+
+/** An absolute path ending with a slash, of characters a cookie's Path may hold. */
+function cookiePath(raw: string): string {
+  if (!/^\/(?:[A-Za-z0-9._~!$&'()*+,=:@%-]+\/)*$/.test(raw)) throw new Error('expected a path that starts and ends with /, such as /api/');
   return raw;
 }
 

@@ -30,16 +30,32 @@ export function touchIntervalMs(tokenLifetimeSeconds: number): number {
 /** For a request whose account was deleted after it was authenticated; DRF's words. */
 export const accountGone = () => unauthorized('User inactive or deleted.');
 
+const NOT_PROVIDED = 'Authentication credentials were not provided.';
+
+/** Credentials beside opaque keys: the access tokens of browser sessions (browser-sessions/). */
+export interface AccessTokens {
+  /** Whether a Bearer credential is an access token (by its form) rather than an opaque key. */
+  isAccessToken(credential: string): boolean;
+  /** The caller an access token authenticates; refused with 401 otherwise. */
+  authenticate(token: string): Promise<Caller>;
+  /** In cookie mode, the access token cookie of the request. */
+  fromCookie(request: FastifyRequest): string | undefined;
+  /** The CSRF check of a request a cookie authenticated; refused with 403. */
+  checkCsrf(request: FastifyRequest): void;
+}
+
 /**
  * `Authorization: Token <key>` as DRF's TokenAuthentication parses it (keyword in any letter
- * case), plus `Bearer <key>`. The messages are DRF's, so existing clients can show them.
+ * case), plus `Bearer <key>` and `Bearer <access token>`; without such a header, the access
+ * token cookie in cookie mode, followed by the CSRF check. The messages are DRF's, so existing
+ * clients can show them.
  */
-export function createAuthenticate(accounts: AccountsRepository, tokenLifetimeSeconds: number) {
+export function createAuthenticate(accounts: AccountsRepository, tokenLifetimeSeconds: number, accessTokens?: AccessTokens) {
   const currentText = millisecondTimestamps();
   const touchDueText = millisecondTimestamps();
   const touchInterval = touchIntervalMs(tokenLifetimeSeconds);
-  return async function authenticate(request: FastifyRequest): Promise<void> {
-    const key = presentedKey(request.headers.authorization);
+
+  const byKey = async (key: string, request: FastifyRequest): Promise<Caller> => {
     const epochMs = Date.now();
     const session = await accounts.findSession(tokenDigest(key), currentText(epochMs));
     if (session === undefined) throw unauthorized('Invalid token.');
@@ -55,18 +71,32 @@ export function createAuthenticate(accounts: AccountsRepository, tokenLifetimeSe
         request.log.warn({ err: error }, 'session not extended: the database cannot be written now');
       });
     }
-    request.caller = { userId: session.userId, sessionId: session.sessionId };
+    return { userId: session.userId, sessionId: session.sessionId };
+  };
+
+  return async function authenticate(request: FastifyRequest): Promise<void> {
+    const presented = headerCredential(request.headers.authorization);
+    if (presented !== undefined) {
+      const { scheme, credential } = presented;
+      const byToken = accessTokens !== undefined && scheme === 'bearer' && accessTokens.isAccessToken(credential);
+      request.caller = byToken ? await accessTokens.authenticate(credential) : await byKey(credential, request);
+      return;
+    }
+    // Cookies only when the header brings no credentials, and never without the CSRF check.
+    const cookie = accessTokens?.fromCookie(request);
+    if (cookie === undefined || cookie === '') throw unauthorized(NOT_PROVIDED);
+    request.caller = await accessTokens!.authenticate(cookie);
+    accessTokens!.checkCsrf(request);
   };
 }
 
-function presentedKey(header: string | undefined): string {
+/** The scheme and credential of a `Token` or `Bearer` header; undefined for no header or another scheme. */
+export function headerCredential(header: string | undefined): { scheme: 'token' | 'bearer'; credential: string } | undefined {
   const parts = header?.trim().split(/\s+/) ?? [];
   const scheme = parts[0]?.toLowerCase();
-  if (scheme !== 'token' && scheme !== 'bearer') {
-    throw unauthorized('Authentication credentials were not provided.');
-  }
+  if (scheme !== 'token' && scheme !== 'bearer') return undefined;
   if (parts.length === 1) throw unauthorized('Invalid token header. No credentials provided.');
   if (parts.length > 2) throw unauthorized('Invalid token header. Token string should not contain spaces.');
-  return parts[1]!;
+  return { scheme, credential: parts[1]! };
 }
 

@@ -84,19 +84,22 @@ export function createAccountsRepository({ db, dialect, prepare }: Database) {
       userId: number;
       sessionEpoch: number;
       digest: string;
+      /** A browser session's first refresh token (its id's digest). */
+      refreshDigest?: string;
       userAgent: string;
       now: string;
       expiresAt: string;
     }): Promise<number | undefined> {
       const row = await db
         .insertInto('auth_tokens')
-        .columns(['user_id', 'digest', 'user_agent', 'created_at', 'last_used_at', 'expires_at'])
+        .columns(['user_id', 'digest', 'refresh_digest', 'user_agent', 'created_at', 'last_used_at', 'expires_at'])
         .expression(
           db
             .selectFrom('users')
             .select((eb) => [
               'id',
               eb.val(session.digest).as('digest'),
+              eb.val(session.refreshDigest ?? null).as('refresh_digest'),
               // Informational, so never a reason to refuse a login: PostgreSQL cannot store NUL
               // (Node's HTTP parser refuses it, but not every way in is Node's parser).
               eb.val(session.userAgent.replaceAll('\0', '')).as('user_agent'),

@@ -6,8 +6,9 @@ import { nonFieldError, notFound, validation } from '../http/errors.js';
 import { parsePathId } from '../http/fields.js';
 import { completeResource } from '../http/methods.js';
 import { passwordProblems } from './password-policy.js';
-import { hashPassword, prepareDummyHash, verifyAgainstDummy, verifyPassword } from './passwords.js';
+import { hashPassword, prepareDummyHash } from './passwords.js';
 import { accountGone } from './authenticate.js';
+import { INVALID_CREDENTIALS, type PasswordChecks } from './credentials.js';
 import type { AccountsRepository, CredentialsLost } from './repository.js';
 import * as schemas from './schemas.js';
 import { generateToken, tokenDigest } from './tokens.js';
@@ -18,22 +19,17 @@ export interface AccountRoutesOptions {
   accounts: AccountsRepository;
   authenticate: onRequestHookHandler;
   throttle: Throttle;
+  passwords: PasswordChecks;
   tokenLifetimeSeconds: number;
 }
 
-const INVALID_CREDENTIALS = 'Unable to log in with provided credentials.';
-/**
- * Usernames have at most 150 characters. A login name of more UTF-16 units than this (room for
- * every character typed in its longest decomposed form) cannot normalize to any of them.
- */
-const LONGEST_LOGIN_USERNAME = 150 * 4 * 2;
 const INVALID_PASSWORD = 'Invalid password.';
 const TAG = { tags: ['accounts'] };
 const SECURED = { ...TAG, security: [{ token: [] }] };
 const GUESSES_THROTTLED = 'Too many failed password guesses for this account or from this address (THROTTLE_LOGIN_*).';
 
 export async function accountRoutes(app: FastifyInstance, options: AccountRoutesOptions): Promise<void> {
-  const { accounts, authenticate, throttle, tokenLifetimeSeconds } = options;
+  const { accounts, authenticate, throttle, passwords, tokenLifetimeSeconds } = options;
   const callerOf = (request: FastifyRequest) => request.caller!;
   await prepareDummyHash();
 
@@ -62,23 +58,7 @@ export async function accountRoutes(app: FastifyInstance, options: AccountRoutes
     config: { documentedReplies: { 429: GUESSES_THROTTLED } },
     handler: async (request) => {
       const { username, password } = parseCredentials(await readBody(request));
-      if (username.length > LONGEST_LOGIN_USERNAME) {
-        // No account has such a name: refuse it without normalizing, hashing or looking it up.
-        await throttle.reserveAddressGuess(request);
-        throw nonFieldError(INVALID_CREDENTIALS);
-      }
-      const guess = await throttle.reserveGuess(request, username);
-      const user = await accounts.findCredentials(username);
-      if (user === undefined) {
-        // Same work as a real check, so timing does not reveal which usernames exist.
-        await verifyAgainstDummy(password);
-        throw nonFieldError(INVALID_CREDENTIALS);
-      }
-      const verification = await verifyPassword(user.password, password);
-      if (!verification.valid || !user.is_active) throw nonFieldError(INVALID_CREDENTIALS);
-      await guess.succeeded();
-      if (verification.needsRehash) await accounts.upgradePasswordHash(user.id, user.password, await hashPassword(password));
-
+      const user = await passwords.signIn(request, username, password);
       const token = generateToken();
       const time = now();
       const sessionId = await accounts.createSession({
@@ -214,17 +194,9 @@ export async function accountRoutes(app: FastifyInstance, options: AccountRoutes
     return account;
   }
 
-  /**
-   * Guesses at the current password (with a stolen token, say) count as failed logins of the
-   * account, under the same throttle.
-   */
   async function requireCurrentPassword(request: FastifyRequest, password: string) {
-    const account = await accounts.findCredentialsById(callerOf(request).userId);
-    if (account === undefined) throw notFound();
-    const guess = await throttle.reserveGuess(request, account.username);
-    const verification = await verifyPassword(account.password, password);
-    if (!verification.valid) throw validation({ current_password: [INVALID_PASSWORD] });
-    await guess.succeeded();
+    const account = await passwords.currentPassword(request, callerOf(request).userId, password);
+    if (account === undefined) throw validation({ current_password: [INVALID_PASSWORD] });
     return account;
   }
 }

@@ -1,5 +1,5 @@
 import { domainToASCII } from 'node:url';
-import { FieldErrorCollector } from '../http/errors.js';
+import { FieldErrorCollector, nonFieldError } from '../http/errors.js';
 import { REQUIRED, longerThan, parseString, type Parsed } from '../http/fields.js';
 import type { BodyData } from '../http/body.js';
 import { MAX_PASSWORD_LENGTH, passwordProblems } from './password-policy.js';
@@ -12,6 +12,7 @@ const INVALID_EMAIL = 'Enter a valid email address.';
 const MAX_USERNAME_LENGTH = 150;
 const FOLDED_USERNAME_TOO_LONG = `Ensure this field has no more than ${MAX_USERNAME_LENGTH} characters once case-folded.`;
 export const USERNAME_TAKEN = 'A user with that username already exists.';
+const PASSWORDS_DIFFER = "The two password fields didn't match.";
 
 export interface Registration {
   username: string;
@@ -19,21 +20,34 @@ export interface Registration {
   password: string;
 }
 
+/**
+ * The body's password field, and the field that must repeat it if there is one
+ * (dj-rest-auth's `password1` and `password2`).
+ */
+export interface PasswordFields {
+  password: string;
+  confirmation?: string;
+}
+
 /** Validates a sign-up body, reporting every failing field at once (a taken username included). */
 export async function parseRegistration(
   body: BodyData,
   usernameTaken: (username: string) => Promise<boolean>,
+  fields: PasswordFields = { password: 'password' },
 ): Promise<Registration> {
   const errors = new FieldErrorCollector();
   const username = field(errors, 'username', body, parseUsername);
   if (username !== undefined && (await usernameTaken(username))) errors.add('username', USERNAME_TAKEN);
   const email = 'email' in body ? field(errors, 'email', body, parseEmail) : '';
-  const password = field(errors, 'password', body, parsePassword);
+  const password = field(errors, fields.password, body, parsePassword);
+  const confirmation = fields.confirmation === undefined ? password : field(errors, fields.confirmation, body, parsePassword);
   if (password !== undefined) {
     const problems = passwordProblems(password, { username, email });
-    if (problems.length > 0) errors.add('password', problems);
+    if (problems.length > 0) errors.add(fields.password, problems);
   }
   errors.throwIfAny();
+  // As dj-rest-auth, a mismatch is reported once every field is valid on its own.
+  if (confirmation !== password) throw nonFieldError(PASSWORDS_DIFFER);
   return { username: username!, email: email!, password: password! };
 }
 

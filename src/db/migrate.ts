@@ -8,6 +8,7 @@ import * as sessionEpochAndFoldedText from './migrations/004_session_epoch_and_f
 import * as lists from './migrations/005_lists.js';
 import * as staffAndAudit from './migrations/006_staff_and_audit.js';
 import * as passwordReset from './migrations/007_password_reset.js';
+import * as browserSessions from './migrations/008_browser_sessions.js';
 
 /** Listed explicitly so the same list works from TypeScript sources and from the build. */
 const migrations: Record<string, Migration> = {
@@ -18,6 +19,7 @@ const migrations: Record<string, Migration> = {
   '005_lists': lists,
   '006_staff_and_audit': staffAndAudit,
   '007_password_reset': passwordReset,
+  '008_browser_sessions': browserSessions,
 };
 
 async function migrator(db: Db): Promise<Migrator> {

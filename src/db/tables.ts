@@ -22,6 +22,9 @@ export interface UsersTable {
   is_staff: Generated<boolean | number>;
   /** Staff who may also act on other staff. */
   is_superuser: Generated<boolean | number>;
+  /** Django's name fields, read and written by dj-rest-auth's user endpoint (migration 008). */
+  first_name: Generated<string>;
+  last_name: Generated<string>;
 }
 
 export interface AuthTokensTable {
@@ -33,6 +36,11 @@ export interface AuthTokensTable {
   last_used_at: string;
   expires_at: string;
   user_agent: string;
+  /**
+   * A browser session (migration 008): SHA-256 of its current refresh token's id; null for a
+   * session of an opaque key.
+   */
+  refresh_digest: Generated<string | null>;
 }
 
 export interface TasksTable {
@@ -118,6 +126,13 @@ export interface PasswordResetTokensTable {
   expires_at: string;
 }
 
+/** The key that signs browser sessions' tokens when none is configured (migration 008). */
+export interface JwtSigningKeyTable {
+  id: number;
+  secret: string;
+  created_at: string;
+}
+
 /** The tasks a deleted list held when it was deleted (migration 005). */
 export interface DeletedListTasksTable {
   list_id: number;
@@ -135,6 +150,7 @@ export interface Tables {
   deleted_list_tasks: DeletedListTasksTable;
   admin_audit: AdminAuditTable;
   password_reset_tokens: PasswordResetTokensTable;
+  jwt_signing_key: JwtSigningKeyTable;
 }
 
 export type UserRow = Selectable<UsersTable>;

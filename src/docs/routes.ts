@@ -33,6 +33,14 @@ const TAGS = [
       'For staff (`task-tracker createsuperuser` makes the first): accounts, blocking, session revocation, totals and the audit ' +
       'log every change writes to. Non-staff get 403; only a superuser acts on staff accounts.',
   },
+  {
+    name: 'browser sessions',
+    description:
+      "dj-rest-auth's endpoints over JWTs: short-lived access tokens (`Authorization: Bearer <access>` on every endpoint) and " +
+      'refresh tokens that work once each (a reused one ends its session). In cookie mode (JWT_AUTH_COOKIE_USE, on by default) the ' +
+      'tokens are also HttpOnly cookies, which authenticate every endpoint when no Authorization header is sent; an unsafe ' +
+      'request a cookie authenticates must come from an allowed origin and repeat the csrftoken cookie in X-CSRFToken.',
+  },
   { name: 'operations', description: 'Probes for load balancers and orchestrators, and Prometheus metrics (with METRICS_TOKEN).' },
   { name: 'documentation', description: 'This document and its interactive page.' },
 ];
@@ -50,7 +58,7 @@ const DESCRIPTION =
  * own files (no CDN). Called on the root instance, not registered as a plugin: the document
  * collects the routes of the whole application.
  */
-export async function registerDocs(app: FastifyInstance): Promise<void> {
+export async function registerDocs(app: FastifyInstance, { accessCookie }: { accessCookie: string | undefined }): Promise<void> {
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
@@ -58,7 +66,22 @@ export async function registerDocs(app: FastifyInstance): Promise<void> {
       tags: TAGS,
       components: {
         securitySchemes: {
-          token: { type: 'apiKey', in: 'header', name: 'Authorization', description: '`Token <key>` (or `Bearer <key>`), the key that POST /api/login/ returns' },
+          token: {
+            type: 'apiKey',
+            in: 'header',
+            name: 'Authorization',
+            description: '`Token <key>` (or `Bearer <key>`, or `Bearer <access token>` of a browser session), the key that POST /api/login/ returns',
+          },
+          ...(accessCookie === undefined
+            ? {}
+            : {
+                cookie: {
+                  type: 'apiKey',
+                  in: 'cookie',
+                  name: accessCookie,
+                  description: 'Cookie mode: the access token cookie, on every authenticated endpoint, with X-CSRFToken on unsafe methods.',
+                },
+              }),
           metrics: { type: 'http', scheme: 'bearer', description: 'The METRICS_TOKEN setting' },
         },
       },

@@ -11,6 +11,11 @@ const PREFLIGHT_HEADERS = {
 };
 // Browsers hide every response header but a few safe ones from scripts unless told otherwise.
 const EXPOSED_HEADERS = { 'access-control-expose-headers': 'ETag' };
+// Cookie mode: browsers send cookies to allowed origins' credentialed requests and let their
+// scripts read the replies, and the CSRF token a login sets is readable there.
+const CREDENTIALED = { 'access-control-allow-credentials': 'true' };
+const CREDENTIALED_PREFLIGHT_HEADERS = { ...PREFLIGHT_HEADERS, ...CREDENTIALED };
+const CREDENTIALED_EXPOSED_HEADERS = { 'access-control-expose-headers': 'ETag, X-CSRFToken', ...CREDENTIALED };
 
 /**
  * CORS exactly as the original's django-cors-headers answers: every reply varies by Origin;
@@ -19,17 +24,21 @@ const EXPOSED_HEADERS = { 'access-control-expose-headers': 'ETag' };
  * headers only for an allowed origin. @fastify/cors treats every OPTIONS request as a preflight
  * and sends preflight headers to disallowed origins, so this small step is used instead.
  *
+ * With `credentials` (cookie mode), allowed origins, and only they, may send credentialed requests.
+ *
  * Returns true when it answered the request (a preflight).
  */
-export function corsStep(allowedOrigins: readonly string[]) {
+export function corsStep(allowedOrigins: readonly string[], { credentials }: { credentials: boolean }) {
   const allowed = new Set(allowedOrigins);
+  const preflightHeaders = credentials ? CREDENTIALED_PREFLIGHT_HEADERS : PREFLIGHT_HEADERS;
+  const exposedHeaders = credentials ? CREDENTIALED_EXPOSED_HEADERS : EXPOSED_HEADERS;
   return (request: FastifyRequest, reply: FastifyReply): boolean => {
     reply.header('vary', 'Origin');
     const origin = request.headers.origin;
     const preflight = request.method === 'OPTIONS' && request.headers['access-control-request-method'] !== undefined;
     if (origin !== undefined && allowed.has(origin)) {
       reply.header('access-control-allow-origin', origin);
-      reply.headers(preflight ? PREFLIGHT_HEADERS : EXPOSED_HEADERS);
+      reply.headers(preflight ? preflightHeaders : exposedHeaders);
     }
     if (!preflight) return false;
     reply.code(200).header('content-length', '0').send();

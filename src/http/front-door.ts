@@ -5,7 +5,7 @@ import { detail, frameworkErrorReply } from './errors.js';
 import { hostCheck, schemeCheck, slashRedirect } from './routing.js';
 import { SECURITY_HEADERS } from './security-headers.js';
 
-type FrontDoorOptions = Pick<Config, 'corsAllowedOrigins' | 'allowedHosts' | 'trustProxy'>;
+type FrontDoorOptions = Pick<Config, 'corsAllowedOrigins' | 'allowedHosts' | 'trustProxy' | 'jwt'>;
 
 export interface FrontDoor {
   /** The hook every routed request meets first. */
@@ -22,7 +22,7 @@ export interface FrontDoor {
  * router refuses itself (a malformed URL) get the same headers and CORS answers.
  */
 export function frontDoor(options: FrontDoorOptions): FrontDoor {
-  const cors = corsStep(options.corsAllowedOrigins);
+  const cors = corsStep(options.corsAllowedOrigins, { credentials: options.jwt.cookies.enabled });
   const hostAllowed = hostCheck(options.allowedHosts);
   const schemeAllowed = schemeCheck(options.trustProxy);
   return {

@@ -45,6 +45,21 @@ const DEFAULTS: Config = {
     maxOutstanding: 3,
     subject: 'Password reset on Task Tracker',
   },
+  jwt: {
+    signingKey: undefined,
+    accessLifetimeSeconds: 300,
+    refreshLifetimeSeconds: 86400,
+    cookies: {
+      enabled: true,
+      accessName: 'my-app-auth',
+      refreshName: 'my-refresh-token',
+      secure: true,
+      sameSite: 'None',
+      httpOnly: true,
+      domain: undefined,
+      path: '/',
+    },
+  },
 };
 
 /** The ConfigError loadConfig throws for `env`; fails the test when it does not throw one. */
@@ -69,7 +84,9 @@ describe('configuration defaults', () => {
         'MIGRATE_ON_START', 'BODY_LIMIT_BYTES', 'TOKEN_LIFETIME_SECONDS', 'THROTTLE_LOGIN_USERNAME', 'THROTTLE_LOGIN_ADDRESS',
         'THROTTLE_REGISTER_ADDRESS', 'TOMBSTONE_RETENTION_SECONDS', 'API_DOCS', 'CLIENT_ORIGIN', 'CLIENT_ORIGIN_DEV',
         'REQUEST_TIMEOUT_SECONDS', 'HEADERS_TIMEOUT_SECONDS', 'KEEP_ALIVE_TIMEOUT_SECONDS', 'CONNECTION_TIMEOUT_SECONDS',
-        'SHUTDOWN_TIMEOUT_SECONDS', 'READY_TIMEOUT_SECONDS', 'METRICS_TOKEN'].map(
+        'SHUTDOWN_TIMEOUT_SECONDS', 'READY_TIMEOUT_SECONDS', 'METRICS_TOKEN', 'JWT_SIGNING_KEY', 'JWT_ACCESS_LIFETIME_SECONDS',
+        'JWT_REFRESH_LIFETIME_SECONDS', 'JWT_AUTH_COOKIE_USE', 'JWT_AUTH_COOKIE', 'JWT_AUTH_REFRESH_COOKIE', 'JWT_AUTH_SECURE',
+        'JWT_AUTH_SAMESITE', 'JWT_AUTH_HTTPONLY', 'JWT_AUTH_COOKIE_DOMAIN', 'JWT_AUTH_COOKIE_PATH'].map(
         (name, index) => [name, index % 2 === 0 ? '' : '   '],
       ),
     );
@@ -125,6 +142,17 @@ describe('configuration values', () => {
       PASSWORD_RESET_TIMEOUT_SECONDS: '900',
       PASSWORD_RESET_MAX_OUTSTANDING: '5',
       PASSWORD_RESET_SUBJECT: 'Your new password',
+      JWT_SIGNING_KEY: 'k'.repeat(40),
+      JWT_ACCESS_LIFETIME_SECONDS: '60',
+      JWT_REFRESH_LIFETIME_SECONDS: '3600',
+      JWT_AUTH_COOKIE_USE: 'yes',
+      JWT_AUTH_COOKIE: 'app-access',
+      JWT_AUTH_REFRESH_COOKIE: 'app-refresh',
+      JWT_AUTH_SECURE: 'false',
+      JWT_AUTH_SAMESITE: 'lax',
+      JWT_AUTH_HTTPONLY: 'off',
+      JWT_AUTH_COOKIE_DOMAIN: '.Example.com',
+      JWT_AUTH_COOKIE_PATH: '/backend/',
     });
     assert.deepEqual(config, {
       port: 9090,
@@ -166,6 +194,21 @@ describe('configuration values', () => {
         from: 'Task Tracker <tasks@example.com>',
       },
       passwordReset: { url: 'https://app.example.com/reset/{uid}/{token}', timeoutSeconds: 900, maxOutstanding: 5, subject: 'Your new password' },
+      jwt: {
+        signingKey: 'k'.repeat(40),
+        accessLifetimeSeconds: 60,
+        refreshLifetimeSeconds: 3600,
+        cookies: {
+          enabled: true,
+          accessName: 'app-access',
+          refreshName: 'app-refresh',
+          secure: false,
+          sameSite: 'Lax',
+          httpOnly: false,
+          domain: 'example.com',
+          path: '/backend/',
+        },
+      },
     } satisfies Config);
   });
 
@@ -299,6 +342,22 @@ describe('invalid configuration', () => {
     ['DATABASE_CONNECT_TIMEOUT_SECONDS', '0'],
     ['DATABASE_QUERY_TIMEOUT_SECONDS', '-1'],
     ['MAX_CONNECTIONS', '0'],
+    ['JWT_ACCESS_LIFETIME_SECONDS', '0'],
+    ['JWT_ACCESS_LIFETIME_SECONDS', '5m'],
+    ['JWT_REFRESH_LIFETIME_SECONDS', '59'],
+    ['JWT_AUTH_COOKIE_USE', 'perhaps'],
+    ['JWT_AUTH_COOKIE', 'my app auth'],
+    ['JWT_AUTH_COOKIE', 'a;b'],
+    ['JWT_AUTH_REFRESH_COOKIE', 'csrftoken'],
+    ['JWT_AUTH_SECURE', 'secure'],
+    ['JWT_AUTH_SAMESITE', 'Relaxed'],
+    ['JWT_AUTH_HTTPONLY', '2'],
+    ['JWT_AUTH_COOKIE_DOMAIN', 'localhost'],
+    ['JWT_AUTH_COOKIE_DOMAIN', 'example.com:8000'],
+    ['JWT_AUTH_COOKIE_DOMAIN', 'https://example.com'],
+    ['JWT_AUTH_COOKIE_PATH', 'api/'],
+    ['JWT_AUTH_COOKIE_PATH', '/api'],
+    ['JWT_AUTH_COOKIE_PATH', '/a;b/'],
   ];
   for (const [name, raw] of invalid) {
     test(`when ${name} is ${JSON.stringify(raw)}, then a ConfigError names ${name} and the value`, () => {
@@ -311,6 +370,20 @@ describe('invalid configuration', () => {
   test('when the header deadline is later than the whole request\'s, then a ConfigError names both', () => {
     const error = configError({ REQUEST_TIMEOUT_SECONDS: '20', HEADERS_TIMEOUT_SECONDS: '30' });
     assert.match(error.message, /HEADERS_TIMEOUT_SECONDS must not be more than REQUEST_TIMEOUT_SECONDS/);
+  });
+
+  test('when access tokens would outlive refresh tokens, then a ConfigError names both lifetimes', () => {
+    const error = configError({ JWT_ACCESS_LIFETIME_SECONDS: '7200', JWT_REFRESH_LIFETIME_SECONDS: '3600' });
+    assert.match(error.message, /JWT_ACCESS_LIFETIME_SECONDS must not be more than JWT_REFRESH_LIFETIME_SECONDS/);
+  });
+
+  test('when SameSite=None cookies would not be Secure, then a ConfigError says browsers refuse them', () => {
+    assert.match(configError({ JWT_AUTH_SECURE: 'false' }).message, /JWT_AUTH_SAMESITE=None needs JWT_AUTH_SECURE=true/);
+    assert.equal(loadConfig({ JWT_AUTH_SECURE: 'false', JWT_AUTH_COOKIE_USE: 'false' }).jwt.cookies.secure, false);
+  });
+
+  test('when the access and refresh cookies have one name, then a ConfigError says they must differ', () => {
+    assert.match(configError({ JWT_AUTH_COOKIE: 'session', JWT_AUTH_REFRESH_COOKIE: 'session' }).message, /must differ/);
   });
 
   for (const raw of ['999.1.1.1', '10.0.0.0/99']) {
@@ -350,6 +423,17 @@ describe('repeated loads', () => {
     const error = configError({ METRICS_TOKEN: 'short-secret' });
     assert.match(error.message, /METRICS_TOKEN=\(not shown\): expected at least 32 characters/);
     assert.doesNotMatch(error.message, /short-secret/);
+  });
+
+  test('when JWT_SIGNING_KEY is too short, then the ConfigError names it without repeating the secret', () => {
+    const error = configError({ JWT_SIGNING_KEY: 'a-short-signing-key' });
+    assert.match(error.message, /JWT_SIGNING_KEY=\(not shown\): expected at least 32 characters/);
+    assert.doesNotMatch(error.message, /a-short-signing-key/);
+  });
+
+  test('when NODE_ENV=production and the session cookies are not Secure, then that is warned about', () => {
+    const warnings = productionWarnings(loadConfig({ NODE_ENV: 'production', JWT_AUTH_SECURE: 'false', JWT_AUTH_SAMESITE: 'Lax', CORS_ALLOWED_ORIGINS: 'https://app.example.com' }));
+    assert.deepEqual(warnings, ['JWT_AUTH_SECURE=false: browsers send the session cookies over plain HTTP too.']);
   });
 
   test('when NODE_ENV=production and settings only suit development, then each gets a warning; without production, none', () => {

@@ -1,29 +1,13 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { chromium } from 'playwright-core';
+import { browserMissing, launchBrowser } from '../browser.js';
 import { buildTestApp, createTask, createUser, dialectName } from '../helpers.js';
 
-/** Debian's Chromium; CI installs it (and sets REQUIRE_BROWSER) so that this test always runs there. */
-const CHROMIUM = '/usr/bin/chromium';
-// Without the background-networking flags Chromium keeps trying to reach Google's hosts.
-const CHROMIUM_FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const SCREENSHOT = join(import.meta.dirname, '..', '..', 'test-results', 'api-docs.png');
 
-const missing = !existsSync(CHROMIUM);
-if (missing && process.env.REQUIRE_BROWSER === '1') throw new Error(`${CHROMIUM} is missing and REQUIRE_BROWSER=1: apt-get install -y chromium`);
-
-describe(`[${dialectName}] the interactive API documentation in a browser`, { skip: missing && `${CHROMIUM} is not installed (apt-get install -y chromium)` }, () => {
+describe(`[${dialectName}] the interactive API documentation in a browser`, { skip: browserMissing }, () => {
   test('when a user opens /api/docs/, authorizes with a token and tries GET /api/tasks/, then the page lists the task routes and shows their tasks', async (t) => {
     const { app } = await buildTestApp(t);
     await app.listen({ port: 0, host: '127.0.0.1' });
@@ -31,8 +15,7 @@ describe(`[${dialectName}] the interactive API documentation in a browser`, { sk
     const alice = await createUser(app);
     await createTask(app, alice, { title: 'Seen through the docs page' });
 
-    const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_FLAGS });
-    t.after(() => browser.close());
+    const browser = await launchBrowser(t);
     const page = await browser.newPage({ viewport: { width: 1280, height: 1600 } });
     const failures: string[] = [];
     page.on('pageerror', (error) => failures.push(error.message));

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
-import { createTask, createUser, dialectName, sharedAppWithTask, sharedTestApp, type TestUser } from '../helpers.js';
+import { createTask, createUser, dialectName, sharedAppWithTask, sharedFixture, sharedTestApp, type TestUser } from '../helpers.js';
 
 const ALLOW_METHODS = 'DELETE, GET, OPTIONS, PATCH, POST, PUT';
 const ALLOW_HEADERS = 'accept, authorization, content-type, user-agent, x-csrftoken, x-requested-with, if-match, if-none-match';
@@ -16,14 +16,32 @@ function accessControlHeaders(response: LightMyRequestResponse): Record<string, 
   return Object.fromEntries(Object.entries(response.headers).filter(([name]) => name.startsWith('access-control-')));
 }
 
-describe(`[${dialectName}] CORS with the default origins`, () => {
-  const testApp = sharedAppWithTask();
+/**
+ * In cookie mode (the default) allowed origins may send credentials and read the CSRF token a
+ * login sends; with it off, CORS is exactly the original's.
+ */
+const MODES: { label: string; env: Record<string, string>; exposed: string; credentials: Record<string, string> }[] = [
+  { label: 'in cookie mode', env: {}, exposed: 'ETag, X-CSRFToken', credentials: { 'access-control-allow-credentials': 'true' } },
+  { label: "with cookie mode off, as the original's", env: { JWT_AUTH_COOKIE_USE: 'false' }, exposed: 'ETag', credentials: {} },
+];
+// The default mode's, for the suites below.
+const EXPOSED = MODES[0]!.exposed;
+const CREDENTIALS = MODES[0]!.credentials;
+
+for (const mode of MODES) describe(`[${dialectName}] CORS with the default origins ${mode.label}`, () => {
+  const testApp = sharedFixture<{ alice: TestUser; taskId: number }>(
+    async ({ app }) => {
+      const alice = await createUser(app);
+      return { alice, taskId: (await createTask(app, alice)).id };
+    },
+    { env: mode.env },
+  );
 
   for (const origin of ['http://localhost:3000', 'http://localhost:3001']) {
     test(`when ${origin} lists tasks, then the reply allows that origin and nothing more`, async () => {
       const response = await testApp().app.inject({ method: 'GET', url: '/api/tasks/', headers: { ...testApp().alice.auth, origin } });
       assert.equal(response.statusCode, 200);
-      assert.deepEqual(accessControlHeaders(response), { 'access-control-allow-origin': origin, 'access-control-expose-headers': 'ETag' });
+      assert.deepEqual(accessControlHeaders(response), { 'access-control-allow-origin': origin, 'access-control-expose-headers': mode.exposed, ...mode.credentials });
       assert.ok(varyNames(response).includes('origin'));
     });
   }
@@ -49,8 +67,8 @@ describe(`[${dialectName}] CORS with the default origins`, () => {
       const response = await testApp().app.inject({ ...options, headers: { ...options.headers, origin: 'http://localhost:3000' } });
       assert.equal(response.statusCode, status);
       assert.equal(response.headers['access-control-allow-origin'], 'http://localhost:3000');
-      assert.equal(response.headers['access-control-expose-headers'], 'ETag');
-      assert.equal(response.headers['access-control-allow-credentials'], undefined);
+      assert.equal(response.headers['access-control-expose-headers'], mode.exposed);
+      assert.equal(response.headers['access-control-allow-credentials'], mode.credentials['access-control-allow-credentials']);
       assert.ok(varyNames(response).includes('origin'), `Vary: ${response.headers.vary}`);
     });
 
@@ -115,6 +133,7 @@ describe(`[${dialectName}] CORS with the default origins`, () => {
         'access-control-allow-methods': ALLOW_METHODS,
         'access-control-allow-headers': ALLOW_HEADERS,
         'access-control-max-age': '86400',
+        ...mode.credentials,
       });
       assert.ok(varyNames(response).includes('origin'));
       assert.equal(response.headers['www-authenticate'], undefined);
@@ -170,14 +189,14 @@ describe(`[${dialectName}] CORS for conditional requests`, () => {
     const headers = { ...alice.auth, origin: 'http://localhost:3001' };
     const read = await app.inject({ method: 'GET', url: `/api/tasks/${taskId}/`, headers });
     assert.equal(read.statusCode, 200);
-    assert.equal(read.headers['access-control-expose-headers'], 'ETag');
+    assert.equal(read.headers['access-control-expose-headers'], EXPOSED);
     const etag = String(read.headers.etag);
     const again = await app.inject({ method: 'GET', url: `/api/tasks/${taskId}/`, headers: { ...headers, 'if-none-match': etag } });
     assert.equal(again.statusCode, 304);
-    assert.equal(again.headers['access-control-expose-headers'], 'ETag');
+    assert.equal(again.headers['access-control-expose-headers'], EXPOSED);
     const stale = await app.inject({ method: 'PATCH', url: `/api/tasks/${taskId}/`, headers: { ...headers, 'if-match': '"stale"' }, payload: { title: 'x' } });
     assert.equal(stale.statusCode, 412);
-    assert.equal(stale.headers['access-control-expose-headers'], 'ETag');
+    assert.equal(stale.headers['access-control-expose-headers'], EXPOSED);
   });
 });
 
@@ -224,6 +243,7 @@ describe(`[${dialectName}] CORS origins from the original's CLIENT_ORIGIN settin
       'access-control-allow-methods': ALLOW_METHODS,
       'access-control-allow-headers': ALLOW_HEADERS,
       'access-control-max-age': '86400',
+      ...CREDENTIALS,
     });
   });
 

@@ -36,7 +36,7 @@ describe(`[${dialectName}] API documentation`, () => {
       type: 'apiKey',
       in: 'header',
       name: 'Authorization',
-      description: '`Token <key>` (or `Bearer <key>`), the key that POST /api/login/ returns',
+      description: '`Token <key>` (or `Bearer <key>`, or `Bearer <access token>` of a browser session), the key that POST /api/login/ returns',
     });
     for (const [path, method] of [['/api/tasks/', 'get'], ['/api/tasks/', 'post'], ['/api/tasks/{id}/', 'patch'], ['/api/user/', 'get'], ['/api/sessions/', 'get']]) {
       assert.deepEqual(document.paths[path!][method!].security, [{ token: [] }], `${method} ${path}`);

@@ -94,17 +94,27 @@ function parseJson(body: Buffer): { value: unknown } | undefined {
   }
 }
 
-/** `{"detail": "..."}`, or for a 400 `{"field": ["message", ...]}` with every value a list of messages. */
+/**
+ * `{"detail": "..."}`, or for a 400 `{"field": ["message", ...]}` with every value a list of
+ * messages, or for a refused JWT SimpleJWT's `{"detail", "code", "messages"}`.
+ */
 function errorShapeProblems(status: number, body: unknown): string[] {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) return [`a ${status} error that is not an object`];
   const entries = Object.entries(body);
   const isDetail = entries.length === 1 && entries[0]![0] === 'detail' && typeof entries[0]![1] === 'string' && entries[0]![1] !== '';
   if (isDetail) return [];
+  if (status === 401 && isTokenRefusal(body as Record<string, unknown>)) return [];
   const isFieldErrors =
     entries.length > 0 &&
     entries.every(([name, messages]) => name !== 'detail' && Array.isArray(messages) && messages.length > 0 && messages.every((m) => typeof m === 'string' && m !== ''));
   if (status === 400 && isFieldErrors) return [];
   return [`a ${status} error not in the contract's shape: ${JSON.stringify(body).slice(0, 200)}`];
+}
+
+function isTokenRefusal(body: Record<string, unknown>): boolean {
+  const keys = Object.keys(body);
+  const known = keys.every((key) => ['detail', 'code', 'messages'].includes(key));
+  return known && typeof body.detail === 'string' && body.detail !== '' && body.code === 'token_not_valid' && (body.messages === undefined || Array.isArray(body.messages));
 }
 
 function corsProblems(reply: Reply, context: ReplyContext): string[] {
@@ -326,6 +336,8 @@ export interface Access {
    * or (for someone else's task in a list) their personal tasks. 403 is then acceptable too.
    */
   bodyMayForbid: boolean;
+  /** A login or sign-up in cookie mode, which a browser's untrusted page gets `403 CSRF Failed: …` for. */
+  csrfMayRefuse?: boolean;
 }
 
 export interface AccessRequest {
@@ -374,6 +386,7 @@ export function accessOf(before: Snapshot, request: AccessRequest, routes: reado
   const none: Access = { forbidden: false, bodyMayForbid: false };
   const caller = request.callerId;
   const routed = routeOfPath(request.path, routes);
+  if (routed?.route === '/dj-rest-auth/login/' || routed?.route === '/dj-rest-auth/registration/') return { ...none, csrfMayRefuse: true };
   if (caller === undefined || routed === undefined) return none;
   const method = request.method.toUpperCase();
   const roleIn = (listId: unknown): ListRole | undefined => before.list_members.get(`${Number(listId)}:${caller}`)?.row.role as ListRole | undefined;
@@ -466,7 +479,8 @@ const FORBIDDEN = JSON.stringify({ detail: 'You do not have permission to perfor
 export function accessProblems(reply: Reply, access: Access, context: { method: string; direct: boolean }): string[] {
   const problems: string[] = [];
   const { status } = reply;
-  if (status === 403) {
+  const csrfRefusal = access.csrfMayRefuse === true && /^\{"detail":"CSRF Failed: [^"]+"\}$/.test(canonicalJson(reply.body) ?? '');
+  if (status === 403 && !csrfRefusal) {
     if (!access.forbidden && !access.bodyMayForbid) problems.push('a 403 where the spec has none (the caller may do this, or the object is not theirs to see)');
     if (context.method.toUpperCase() !== 'HEAD' && canonicalJson(reply.body) !== FORBIDDEN) problems.push(`a 403 other than ${FORBIDDEN}`);
   }

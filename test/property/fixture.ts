@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { TestContext } from 'node:test';
 import type { FastifyInstance } from 'fastify';
-import { createAccountsRepository } from '../../src/accounts/repository.js';
+import { createAccountsRepository, usernameKey } from '../../src/accounts/repository.js';
 import { hashPassword } from '../../src/accounts/passwords.js';
 import { tokenDigest } from '../../src/accounts/tokens.js';
 import { now } from '../../src/db/clock.js';
@@ -230,6 +230,7 @@ export class Fixture {
   async repair(): Promise<void> {
     for (const name of ['alice', 'bob'] as const) {
       const role = this.roles[name];
+      await this.restoreDetails(role.user);
       if (!(await this.sessionWorks(role.user))) role.user = await this.restoreUser(role.user);
     }
     await this.repairLists();
@@ -356,6 +357,15 @@ export class Fixture {
   private async sessionWorks(user: TestUser): Promise<boolean> {
     const response = await this.app.inject({ method: 'GET', url: '/api/user/', headers: user.auth });
     return response.statusCode === 200 && response.json().id === user.id;
+  }
+
+  /** The username and details the user signed up with, which dj-rest-auth's user endpoint may have changed. */
+  private async restoreDetails(user: TestUser): Promise<void> {
+    await this.database.db
+      .updateTable('users')
+      .set({ username: user.username, username_key: usernameKey(user.username), email: '', first_name: '', last_name: '' })
+      .where('id', '=', user.id)
+      .execute();
   }
 
   private async restoreUser(user: TestUser): Promise<TestUser> {

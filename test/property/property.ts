@@ -92,11 +92,12 @@ function reachesObject(plan: RequestPlan, route: RouteSpec, resolved: Resolved):
   );
 }
 
-/** The user a successful login signed in, from the token it returned. */
+/** The user a successful login signed in, from the token it returned (an opaque key, or a browser session's access token). */
 async function signedInBy(fixture: Fixture, reply: Reply): Promise<number | undefined> {
   if (reply.status !== 200) return undefined;
   try {
-    const { token } = JSON.parse(reply.body.toString('utf8')) as { token?: unknown };
+    const { token, access } = JSON.parse(reply.body.toString('utf8')) as { token?: unknown; access?: unknown };
+    if (typeof access === 'string') return Number(JSON.parse(Buffer.from(access.split('.')[1] ?? '', 'base64url').toString('utf8')).user_id);
     return typeof token === 'string' ? (await fixture.sessionOf(token))?.userId : undefined;
   } catch {
     return undefined;

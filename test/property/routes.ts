@@ -149,6 +149,30 @@ export const ROUTES: RouteSpec[] = [
   { path: '/api/admin/users/:id/revoke-sessions/', methods: ['POST'], authenticated: true, id: 'session' },
   { path: '/api/admin/totals/', methods: ['GET'], authenticated: true },
   { path: '/api/admin/audit/', methods: ['GET'], authenticated: true, query: { page: 'integer', page_size: 'integer' } },
+  // Browser sessions (dj-rest-auth's endpoints). Logout answers without credentials too.
+  { path: '/dj-rest-auth/login/', methods: ['POST'], authenticated: false, body: { username: 'username', password: 'password', email: 'email' } },
+  {
+    path: '/dj-rest-auth/registration/',
+    methods: ['POST'],
+    authenticated: false,
+    body: { username: 'username', email: 'email', password1: 'password', password2: 'password' },
+  },
+  { path: '/dj-rest-auth/logout/', methods: ['POST'], authenticated: false, body: { refresh: 'text' } },
+  { path: '/dj-rest-auth/token/refresh/', methods: ['POST'], authenticated: false, body: { refresh: 'text' } },
+  { path: '/dj-rest-auth/token/verify/', methods: ['POST'], authenticated: false, body: { token: 'text' } },
+  {
+    path: '/dj-rest-auth/user/',
+    methods: ['GET', 'PUT', 'PATCH'],
+    authenticated: true,
+    // `pk` is read-only and must be ignored.
+    body: { username: 'username', email: 'email', first_name: 'text', last_name: 'text', pk: 'integer' },
+  },
+  {
+    path: '/dj-rest-auth/password/change/',
+    methods: ['POST'],
+    authenticated: true,
+    body: { old_password: 'password', new_password1: 'password', new_password2: 'password' },
+  },
   { path: '/api/lists/', methods: ['GET', 'POST'], authenticated: true, body: LIST_FIELDS, query: PAGINATION_QUERY },
   { path: '/api/lists/:id/', methods: ['GET', 'PUT', 'PATCH', 'DELETE'], authenticated: true, id: 'list', body: LIST_FIELDS },
   {
