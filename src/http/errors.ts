@@ -60,6 +60,8 @@ export function registerErrorHandler(app: FastifyInstance): void {
     const status = error.statusCode ?? 500;
     if (status >= 400 && status < 500) {
       const { statusCode, body } = frameworkErrorReply(error, request);
+      // The rest of a body over the limit is not read: the connection closes after the reply.
+      if (statusCode === 413) reply.header('connection', 'close');
       return reply.code(statusCode).send(body);
     }
     if (isDatabaseUnavailable(error)) {

@@ -2,13 +2,11 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { PASSWORD, dialectName } from '../helpers.js';
 import { tempDatabaseUrl } from '../server-process.js';
-import { buildForProduction, startProductionServer } from './production-server.js';
+import { MEMORY_BOUND_MIB, buildForProduction, startProductionServer } from '../production-server.js';
 import { memoryGrowth, runLoad } from './workload.js';
 
 /** The suite's short run; `npm run test:load` runs 60 s (LOAD_SECONDS) and prints the figures. */
 const SECONDS = Number(process.env.LOAD_SECONDS ?? 9);
-/** The server's resident memory must stay under this, whatever the load. */
-export const MEMORY_BOUND_MIB = 200;
 
 describe(`[${dialectName}] sustained load`, () => {
   test(`when 100 users read, write and log in over 64 connections for ${SECONDS} s, then nothing fails, memory stays bounded and the database holds exactly what clients were told`, async (t) => {

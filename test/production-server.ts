@@ -7,11 +7,11 @@ import { spawn, spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
-import { PRODUCTION_HEAP_FLAGS, ROOT, baseEnv, freePort, type Running } from '../server-process.js';
+import { PRODUCTION_HEAP_FLAGS, ROOT, baseEnv, freePort, type Running } from './server-process.js';
 
 const BUILD = join(ROOT, 'node_modules', '.cache', `task-tracker-load-${process.pid}`);
 
-/** Every user logs in from this one address, so the address throttles are opened wide. */
+/** Every test client comes from this one address, so the address throttles are opened wide. */
 const LOAD_THROTTLES = {
   THROTTLE_LOGIN_ADDRESS: '1000000/60',
   THROTTLE_REGISTER_ADDRESS: '1000000/60',
@@ -19,19 +19,27 @@ const LOAD_THROTTLES = {
   THROTTLE_LOGIN_USERNAME_TOTAL: '1000000/60',
 };
 
+/** The production server's resident memory must stay under this, whatever the load. */
+export const MEMORY_BOUND_MIB = 200;
+
+let built: string | undefined;
+
+/** Builds once per test process. */
 export function buildForProduction(): string {
+  if (built !== undefined) return built;
   const result = spawnSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--outDir', BUILD], {
     cwd: ROOT,
     encoding: 'utf8',
   });
   if (result.status !== 0) throw new Error(`the build failed:\n${result.stdout}${result.stderr}`);
   process.once('exit', () => rmSync(BUILD, { recursive: true, force: true }));
+  built = BUILD;
   return BUILD;
 }
 
-export async function startProductionServer(t: Pick<TestContext, 'after'>, build: string, databaseUrl: string): Promise<Running> {
+export async function startProductionServer(t: Pick<TestContext, 'after'>, build: string, databaseUrl: string, settings: Record<string, string> = {}): Promise<Running> {
   const port = await freePort();
-  const env = { DATABASE_URL: databaseUrl, NODE_ENV: 'production', ALLOWED_HOSTS: '127.0.0.1', LOG_LEVEL: 'warn', PORT: String(port), ...LOAD_THROTTLES };
+  const env = { DATABASE_URL: databaseUrl, NODE_ENV: 'production', ALLOWED_HOSTS: '127.0.0.1', LOG_LEVEL: 'warn', PORT: String(port), ...LOAD_THROTTLES, ...settings };
   const child = spawn(process.execPath, [...PRODUCTION_HEAP_FLAGS, join(build, 'server.js')], { cwd: ROOT, env: { ...baseEnv(), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let [stdout, stderr] = ['', ''];
   child.stdout.on('data', (chunk) => (stdout += chunk));
