@@ -34,6 +34,10 @@ export interface BrowserSessionRoutesOptions {
 }
 
 const TAG = { tags: ['browser sessions'] };
+const CSRF_REFUSED =
+  '`CSRF Failed: <reason>`: a cookie-authenticated unsafe request from an untrusted origin or without the matching X-CSRFToken header; or a login or sign-up from an untrusted origin in cookie mode.';
+const TOKEN_REFUSED = { ...schemas.TokenNotValid, description: 'Missing, malformed, expired or revoked credentials (with `WWW-Authenticate: Token`).' };
+const THROTTLED = 'Too many password guesses or sign-ups from this address or for this account (THROTTLE_*).';
 const SECURED = { ...TAG, security: [{ token: [] }, { cookie: [] }] as Record<string, string[]>[] };
 const OLD_PASSWORD_WRONG = 'Your old password was entered incorrectly. Please enter it again.';
 // Django's SetPasswordForm, with its typographic apostrophe.
@@ -76,8 +80,9 @@ export async function browserSessionRoutes(app: FastifyInstance, options: Browse
       summary: 'Log in: a browser session (JWT pair)',
       description: 'In cookie mode, sets the access, refresh and csrftoken cookies and sends the CSRF token in `X-CSRFToken`.',
       body: schemas.LoginBody,
-      response: { 200: schemas.SignedIn, 400: schemas.BadRequest, 403: schemas.CsrfFailed, 429: schemas.Throttled },
+      response: { 200: schemas.SignedIn },
     },
+    config: { documentedReplies: { 403: CSRF_REFUSED, 429: THROTTLED } },
     handler: async (request, reply) => {
       const { username, password } = parseCredentials(await readBody(request));
       const user = await passwords.signIn(request, username, password);
@@ -95,8 +100,9 @@ export async function browserSessionRoutes(app: FastifyInstance, options: Browse
       summary: 'Create an account and start its browser session',
       description: 'The rules of `/api/register/`; a mismatch of the two passwords is a `non_field_errors` message.',
       body: schemas.RegistrationBody,
-      response: { 201: schemas.SignedIn, 400: schemas.BadRequest, 403: schemas.CsrfFailed, 429: schemas.Throttled },
+      response: { 201: schemas.SignedIn },
     },
+    config: { documentedReplies: { 403: CSRF_REFUSED, 429: THROTTLED } },
     handler: async (request, reply) => {
       const registration = await parseRegistration(await readBody(request), accounts.usernameTaken, { password: 'password1', confirmation: 'password2' });
       const time = now();
@@ -123,8 +129,9 @@ export async function browserSessionRoutes(app: FastifyInstance, options: Browse
         'The refresh token comes from the body, or else from the refresh cookie (with the CSRF check). Each refresh token works once: ' +
         'presenting one that was already used ends its session.',
       body: schemas.RefreshBody,
-      response: { 200: schemas.Refreshed, 400: schemas.BadRequest, 401: schemas.TokenNotValid, 403: schemas.CsrfFailed },
+      response: { 200: schemas.Refreshed },
     },
+    config: { documentedReplies: { 401: TOKEN_REFUSED, 403: CSRF_REFUSED } },
     handler: async (request, reply) => {
       const fromBody = optionalToken(await readBody(request), 'refresh');
       const fromCookie = fromBody === undefined ? cookies?.refreshToken(request) : undefined;
@@ -146,8 +153,9 @@ export async function browserSessionRoutes(app: FastifyInstance, options: Browse
       summary: 'Whether a token is valid and its session live',
       description: 'The token comes from the body, or else from the access cookie (with the CSRF check). Nothing changes.',
       body: schemas.VerifyBody,
-      response: { 200: schemas.Verified, 400: schemas.BadRequest, 401: schemas.TokenNotValid, 403: schemas.CsrfFailed },
+      response: { 200: schemas.Verified },
     },
+    config: { documentedReplies: { 401: TOKEN_REFUSED, 403: CSRF_REFUSED } },
     handler: async (request) => {
       const fromBody = optionalToken(await readBody(request), 'token');
       const fromCookie = fromBody === undefined ? cookies?.accessToken(request) : undefined;
@@ -166,8 +174,9 @@ export async function browserSessionRoutes(app: FastifyInstance, options: Browse
       description:
         'The session of the Authorization header (Token or Bearer), else of the access or refresh cookie (with the CSRF check). ' +
         'Without credentials nothing is ended; the reply is the same.',
-      response: { 200: schemas.Detail, 401: schemas.TokenNotValid, 403: schemas.CsrfFailed },
+      response: { 200: schemas.Detail },
     },
+    config: { documentedReplies: { 401: TOKEN_REFUSED, 403: CSRF_REFUSED } },
     handler: async (request, reply) => {
       await endPresentedSession(request);
       cookies?.clear(reply);
@@ -199,18 +208,22 @@ export async function browserSessionRoutes(app: FastifyInstance, options: Browse
       ...SECURED,
       summary,
       ...(body === undefined ? {} : { body }),
-      response: { 200: schemas.UserDetails, 400: schemas.BadRequest, 401: schemas.TokenNotValid, 403: schemas.CsrfFailed },
+      response: { 200: schemas.UserDetails },
     });
+    const userReplies = { documentedReplies: { 401: TOKEN_REFUSED, 403: CSRF_REFUSED } };
     secured.get('/dj-rest-auth/user/', {
       schema: userSchema('The current user'),
+      config: userReplies,
       handler: async (request) => currentDetails(request),
     });
     secured.put('/dj-rest-auth/user/', {
       schema: userSchema('Replace the username, email and names (username required)', schemas.UserDetailsBody),
+      config: userReplies,
       handler: async (request) => updateDetails(request, { partial: false }),
     });
     secured.patch('/dj-rest-auth/user/', {
       schema: userSchema('Change any of the username, email and names', schemas.UserDetailsBody),
+      config: userReplies,
       handler: async (request) => updateDetails(request, { partial: true }),
     });
     completeResource(secured, { url: '/dj-rest-auth/user/', name: 'User', description: 'The current account.', methods: ['GET', 'PUT', 'PATCH'] });
@@ -221,8 +234,9 @@ export async function browserSessionRoutes(app: FastifyInstance, options: Browse
         summary: 'Change the password; every session ends, this one too',
         description: 'In cookie mode the cookies are cleared: the user logs in again with the new password.',
         body: schemas.PasswordChangeBody,
-        response: { 200: schemas.Detail, 400: schemas.BadRequest, 401: schemas.TokenNotValid, 403: schemas.CsrfFailed, 429: schemas.Throttled },
+        response: { 200: schemas.Detail },
       },
+      config: { documentedReplies: { 401: TOKEN_REFUSED, 403: CSRF_REFUSED, 429: THROTTLED } },
       handler: async (request, reply) => {
         const caller = callerOf(request);
         const body = requiredFields(await readBody(request), { old_password: parsePassword, new_password1: parsePassword, new_password2: parsePassword });

@@ -39,19 +39,6 @@ export const TokenNotValid = Type.Object(
   { description: 'Missing, malformed, expired or revoked credentials (with `WWW-Authenticate: Token`).' },
 );
 
-export const CsrfFailed = Type.Object(
-  { detail: Type.String() },
-  { description: '`CSRF Failed: <reason>`: a cookie-authenticated unsafe request from an untrusted origin or without the matching X-CSRFToken header; or a login or sign-up from an untrusted origin in cookie mode.' },
-);
-
-/** Every failing field with its messages, or a body refused as a whole (malformed, unsupported). */
-export const BadRequest = Type.Union([
-  Type.Record(Type.String(), Type.Array(Type.String()), { description: 'Every failing field with its messages.' }),
-  Type.Object({ detail: Type.String() }, { description: 'A body refused as a whole: malformed, or of an unsupported type (415).' }),
-]);
-
-export const Throttled = Type.Object({ detail: Type.String() }, { description: 'Too many password guesses or sign-ups; see Retry-After.' });
-
 // Request bodies: documentation for the OpenAPI page. The fields are checked by the routes,
 // with the original's messages and after authentication.
 export const LoginBody = Type.Object({ username: Type.String(), password: Type.String() });

@@ -432,7 +432,8 @@ describe('repeated loads', () => {
   });
 
   test('when NODE_ENV=production and the session cookies are not Secure, then that is warned about', () => {
-    const warnings = productionWarnings(loadConfig({ NODE_ENV: 'production', JWT_AUTH_SECURE: 'false', JWT_AUTH_SAMESITE: 'Lax', CORS_ALLOWED_ORIGINS: 'https://app.example.com' }));
+    const mailed = { EMAIL_HOST: 'smtp.example.com', PASSWORD_RESET_URL: 'https://app.example.com/reset/{uid}/{token}/' };
+    const warnings = productionWarnings(loadConfig({ NODE_ENV: 'production', JWT_AUTH_SECURE: 'false', JWT_AUTH_SAMESITE: 'Lax', CORS_ALLOWED_ORIGINS: 'https://app.example.com', ...mailed }));
     assert.deepEqual(warnings, ['JWT_AUTH_SECURE=false: browsers send the session cookies over plain HTTP too.']);
   });
 

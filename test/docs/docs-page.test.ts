@@ -34,8 +34,9 @@ describe(`[${dialectName}] the interactive API documentation in a browser`, { sk
     }
 
     await page.locator('.auth-wrapper button.authorize').click();
-    const tokenForm = page.locator('.modal-ux .auth-container', { has: page.locator('#api_key_value') });
-    await tokenForm.locator('#api_key_value').fill(alice.auth.authorization);
+    // The header scheme's form (the cookie scheme of browser sessions has one too).
+    const tokenForm = page.locator('.modal-ux .auth-container').filter({ hasText: /Name:\s*Authorization/ });
+    await tokenForm.locator('input[type=text]').fill(alice.auth.authorization);
     await tokenForm.locator('button.authorize').click();
     await page.locator('.modal-ux button.btn-done').first().click();
 

@@ -157,7 +157,7 @@ export const ROUTES: RouteSpec[] = [
     authenticated: false,
     body: { username: 'username', email: 'email', password1: 'password', password2: 'password' },
   },
-  { path: '/dj-rest-auth/logout/', methods: ['POST'], authenticated: false, body: { refresh: 'text' } },
+  { path: '/dj-rest-auth/logout/', methods: ['POST'], authenticated: false },
   { path: '/dj-rest-auth/token/refresh/', methods: ['POST'], authenticated: false, body: { refresh: 'text' } },
   { path: '/dj-rest-auth/token/verify/', methods: ['POST'], authenticated: false, body: { token: 'text' } },
   {
