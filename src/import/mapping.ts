@@ -18,6 +18,8 @@ export interface ImportedUser {
   username: string;
   username_key: string;
   email: string;
+  first_name: string;
+  last_name: string;
   password: string;
   is_active: boolean;
   is_staff: boolean;
@@ -48,6 +50,9 @@ export interface ImportedTask {
   description_folded: string;
 }
 
+/** Django's `first_name` and `last_name`: up to 150 characters, blank allowed, as dj-rest-auth's user endpoint takes them. */
+const personName = (value: unknown): Parsed<string> => parseString(value, { maxLength: 150, allowBlank: true });
+
 /** Our `users.password` column; Django's holds 128 characters, but SQLite does not enforce it. */
 const MAX_HASH_LENGTH = 255;
 
@@ -75,6 +80,8 @@ function mapUser(row: DjangoRows['users'][number], problems: string[]): Imported
     username,
     username_key: username === undefined ? '' : usernameKey(username),
     email: check.take('email', parseEmail(row.email)),
+    first_name: check.take('first_name', personName(row.first_name)),
+    last_name: check.take('last_name', personName(row.last_name)),
     password: check.take('password', passwordHash(row.password)),
     is_active: check.take('is_active', flag(row.is_active)),
     is_staff: check.take('is_staff', flag(row.is_staff)),

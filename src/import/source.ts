@@ -8,9 +8,9 @@ export interface DjangoRows {
   tasks: Record<DjangoTaskColumn, unknown>[];
 }
 
-/** The columns read from each table; `first_name` and `last_name` have no place here. */
+/** The columns read from each table. */
 export const DJANGO_TABLES = {
-  auth_user: ['id', 'password', 'last_login', 'is_superuser', 'username', 'email', 'is_staff', 'is_active', 'date_joined'],
+  auth_user: ['id', 'password', 'last_login', 'is_superuser', 'username', 'first_name', 'last_name', 'email', 'is_staff', 'is_active', 'date_joined'],
   authtoken_token: ['key', 'created', 'user_id'],
   tasks_task: ['id', 'title', 'description', 'due_date', 'completed', 'created_at', 'owner_id'],
 } as const;

@@ -49,7 +49,7 @@ const KEYS = { alice: drfKey(), bob: drfKey(), carol: drfKey() };
 /** An installation of the original: ids with gaps, a staff superuser, an inactive user, hashes of every kind. */
 const INSTALLATION: DjangoData = {
   users: [
-    { id: 3, username: 'alice', password: djangoPbkdf2(PASSWORDS.alice, 1000), email: 'alice@example.com', date_joined: '2024-01-15 08:00:00.123456', last_login: '2024-06-01 12:00:00' },
+    { id: 3, username: 'alice', password: djangoPbkdf2(PASSWORDS.alice, 1000), email: 'alice@example.com', first_name: 'Alice', last_name: 'Liddell', date_joined: '2024-01-15 08:00:00.123456', last_login: '2024-06-01 12:00:00' },
     { id: 4, username: 'gwen', password: await djangoArgon2(PASSWORDS.gwen, { memoryCost: 1024, timeCost: 1, parallelism: 1 }), date_joined: '2024-01-15 09:00:00' },
     { id: 5, username: 'Bob', password: djangoPbkdf2(PASSWORDS.bob, 1000), is_staff: true, is_superuser: true, date_joined: '2024-01-16 09:00:00' },
     { id: 8, username: 'carol', password: djangoPbkdf2(PASSWORDS.carol, 1000), is_active: false, date_joined: '2024-02-01 10:00:00.5' },
@@ -111,6 +111,8 @@ for (const kind of ['sqlite', 'postgres'] as SourceKind[]) {
         importTask({ id: 10, title: 'Buy milk', due_date: '2025-03-30', created_at: '2024-02-10T07:30:15.250000Z', owner: 3 }),
         importTask({ id: 11, title: 'Call the Straße office', description: 'Ask for İstanbul', completed: true, created_at: '2024-02-11T07:30:15.000000Z', owner: 3 }),
       ]);
+      const details = await app.inject({ method: 'GET', url: '/dj-rest-auth/user/', headers: auth(KEYS.alice) });
+      assert.deepEqual(details.json(), { pk: 3, username: 'alice', email: 'alice@example.com', first_name: 'Alice', last_name: 'Liddell' });
       const found = await app.inject({ method: 'GET', url: '/api/tasks/?search=STRASSE%20office', headers: auth(KEYS.alice) });
       assert.deepEqual(found.json().map((task: { id: number }) => task.id), [11]);
       const [session] = (await app.inject({ method: 'GET', url: '/api/sessions/', headers: auth(KEYS.alice) })).json();
