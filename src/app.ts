@@ -1,4 +1,3 @@
-import cookie from '@fastify/cookie';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import { createAuthenticate } from './accounts/authenticate.js';
@@ -84,8 +83,6 @@ export async function buildApp({ config, database, redis, throttleNamespace }: A
   const throttle = createThrottle(config.throttle, redis, throttleNamespace);
   const passwords = createPasswordChecks(accounts, throttle);
 
-  // Parses cookies only when asked (browser-sessions/cookies.ts), and writes those a reply sets.
-  await app.register(cookie, { hook: false });
   const { jwt } = config;
   const signer = createTokenSigner(await loadSigningKey(database.db, jwt.signingKey), {
     accessSeconds: jwt.accessLifetimeSeconds,

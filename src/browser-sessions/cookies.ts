@@ -1,4 +1,4 @@
-import type { CookieSerializeOptions } from '@fastify/cookie';
+import { fastifyCookie, type CookieSerializeOptions } from '@fastify/cookie';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { CookieConfig } from '../config.js';
 import { CSRF_COOKIE } from './csrf.js';
@@ -20,7 +20,7 @@ export function readCookie(request: FastifyRequest, name: string): string | unde
   let cookies = parsed.get(request);
   if (cookies === undefined) {
     const header = request.headers.cookie;
-    cookies = header === undefined ? {} : request.server.parseCookie(header);
+    cookies = header === undefined ? {} : fastifyCookie.parse(header);
     parsed.set(request, cookies);
   }
   return cookies[name];

@@ -13,6 +13,7 @@ import { readBody, type BodyData } from '../http/body.js';
 import { FieldErrorCollector, notFound, validation } from '../http/errors.js';
 import { REQUIRED, parseString, type Parsed } from '../http/fields.js';
 import { completeResource } from '../http/methods.js';
+import { fastifyCookie } from '@fastify/cookie';
 import type { CookieJar } from './cookies.js';
 import { newCsrfToken, type CsrfCheck } from './csrf.js';
 import type { BrowserSessionsRepository, DetailsChange } from './repository.js';
@@ -53,6 +54,9 @@ const MAX_TOKEN_LENGTH = 4096;
  */
 export async function browserSessionRoutes(app: FastifyInstance, options: BrowserSessionRoutesOptions): Promise<void> {
   const { accounts, sessions, issuer, passwords, throttle, authenticate, csrf, cookies, config } = options;
+  // Writes the cookies a reply of these routes sets; registered here, so that no other reply
+  // pays for its hook. Requests' cookies are parsed only when asked for (cookies.ts).
+  await app.register(fastifyCookie, { hook: false });
   const callerOf = (request: FastifyRequest) => request.caller!;
   // In cookie mode a browser's login or sign-up must come from a trusted page (login CSRF).
   const fromTrustedPage: onRequestHookHandler[] = cookies === undefined ? [] : [async (request) => csrf.browserOrigin(request)];

@@ -43,6 +43,8 @@ export interface DjangoUser {
   username: unknown;
   password: unknown;
   email?: unknown;
+  first_name?: unknown;
+  last_name?: unknown;
   is_active?: unknown;
   is_staff?: unknown;
   is_superuser?: unknown;
