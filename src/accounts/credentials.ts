@@ -1,8 +1,9 @@
 import type { FastifyRequest } from 'fastify';
-import { nonFieldError, notFound } from '../http/errors.js';
+import { nonFieldError, notFound, validation } from '../http/errors.js';
 import { hashPassword, verifyAgainstDummy, verifyPassword } from './passwords.js';
 import type { AccountsRepository } from './repository.js';
 import type { Throttle } from './throttle.js';
+import { USERNAME_TAKEN, type Registration } from './validation.js';
 
 export const INVALID_CREDENTIALS = 'Unable to log in with provided credentials.';
 /**
@@ -22,6 +23,19 @@ export interface CheckedAccount {
   username: string;
   email: string;
   password: string;
+}
+
+/** Creates the account of a checked registration (both APIs' sign-up); its new id. */
+export async function createAccount(accounts: AccountsRepository, registration: Registration, now: string): Promise<number> {
+  const userId = await accounts.createUser({
+    username: registration.username,
+    email: registration.email,
+    passwordHash: await hashPassword(registration.password),
+    now,
+  });
+  // Two sign-ups racing for one name: the unique index decides.
+  if (userId === undefined) throw validation({ username: [USERNAME_TAKEN] });
+  return userId;
 }
 
 export type PasswordChecks = ReturnType<typeof createPasswordChecks>;

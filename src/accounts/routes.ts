@@ -8,11 +8,11 @@ import { completeResource } from '../http/methods.js';
 import { passwordProblems } from './password-policy.js';
 import { hashPassword, prepareDummyHash } from './passwords.js';
 import { accountGone } from './authenticate.js';
-import { INVALID_CREDENTIALS, type PasswordChecks } from './credentials.js';
+import { INVALID_CREDENTIALS, createAccount, type PasswordChecks } from './credentials.js';
 import type { AccountsRepository, CredentialsLost } from './repository.js';
 import * as schemas from './schemas.js';
 import { generateToken, tokenDigest } from './tokens.js';
-import { USERNAME_TAKEN, parseCredentials, parseEmail, parsePassword, parseRegistration, requiredFields } from './validation.js';
+import { parseCredentials, parseEmail, parsePassword, parseRegistration, requiredFields } from './validation.js';
 import type { Throttle } from './throttle.js';
 
 export interface AccountRoutesOptions {
@@ -39,14 +39,7 @@ export async function accountRoutes(app: FastifyInstance, options: AccountRoutes
     config: { documentedReplies: { 429: 'Too many sign-ups from this address (THROTTLE_REGISTER_ADDRESS).' } },
     handler: async (request, reply) => {
       const registration = await parseRegistration(await readBody(request), accounts.usernameTaken);
-      const userId = await accounts.createUser({
-        username: registration.username,
-        email: registration.email,
-        passwordHash: await hashPassword(registration.password),
-        now: now(),
-      });
-      // Two sign-ups racing for one name: the unique index decides.
-      if (userId === undefined) throw validation({ username: [USERNAME_TAKEN] });
+      await createAccount(accounts, registration, now());
       return reply.code(201).send({ message: 'User created successfully' });
     },
   });

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
 import { tokenRefused } from './access.js';
 import { accountGone, headerCredential } from '../accounts/authenticate.js';
-import type { PasswordChecks } from '../accounts/credentials.js';
+import { createAccount, type PasswordChecks } from '../accounts/credentials.js';
 import { passwordProblems } from '../accounts/password-policy.js';
 import { hashPassword } from '../accounts/passwords.js';
 import type { AccountsRepository } from '../accounts/repository.js';
@@ -110,14 +110,7 @@ export async function browserSessionRoutes(app: FastifyInstance, options: Browse
     handler: async (request, reply) => {
       const registration = await parseRegistration(await readBody(request), accounts.usernameTaken, { password: 'password1', confirmation: 'password2' });
       const time = now();
-      const userId = await accounts.createUser({
-        username: registration.username,
-        email: registration.email,
-        passwordHash: await hashPassword(registration.password),
-        now: time,
-      });
-      // Two sign-ups racing for one name: the unique index decides.
-      if (userId === undefined) throw validation({ username: [USERNAME_TAKEN] });
+      const userId = await createAccount(accounts, registration, time);
       const tokens = await issuer.start(request, { id: userId, session_epoch: 0 });
       await accounts.recordLogin(userId, time);
       return signedIn(reply, 201, tokens, userId);
