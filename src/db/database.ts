@@ -1,4 +1,4 @@
-import { Kysely, sql, PostgresAdapter, type Compilable } from 'kysely';
+import { Kysely, PostgresAdapter, type Compilable } from 'kysely';
 import { sqlitePath, type Config } from '../config.js';
 import type { Tables } from './tables.js';
 import { openPostgres } from './postgres.js';
@@ -27,16 +27,11 @@ export function dialectOf(executor: Executor): Dialect {
  */
 export async function atomically<T>(executor: Executor, work: (trx: Executor) => Promise<T>): Promise<T> {
   if (executor.isTransaction) return work(executor);
-  const sqlite = dialectOf(executor) === 'sqlite';
   for (let attempt = 1; ; attempt += 1) {
     try {
-      return await executor.transaction().execute(async (trx) => {
-        // SQLite: a transaction that reads first is refused the write lock, without waiting,
-        // when another process wrote meanwhile. Writing first (a row rewritten with its own
-        // value) takes the lock at once, waiting its turn instead.
-        if (sqlite) await sql`update sync_state set id = id where id = 1`.execute(trx);
-        return work(trx);
-      });
+      // On SQLite, the transaction is a savepoint in a group's transaction, which holds the
+      // write lock from its start (see GroupCommitDriver).
+      return await executor.transaction().execute(work);
     } catch (error) {
       if (attempt >= 3 || (error as { code?: string }).code !== DEADLOCK_DETECTED) throw error;
     }

@@ -1,7 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, SqliteDialect, type Compilable } from 'kysely';
+import { Kysely, SqliteAdapter, SqliteIntrospector, SqliteQueryCompiler, type Compilable } from 'kysely';
+import { bindable, GroupCommitDriver, type StatementCache } from './group-commit.js';
 import type { Tables } from './tables.js';
 import type { Database } from './database.js';
 import { binder, namedParameters } from './parameters.js';
@@ -11,8 +12,15 @@ export function openSqlite(path: string): Database {
   const sqlite = connectSqlite(path);
   // A second connection to the same file; an in-memory database has no second connection.
   const snapshots = path === ':memory:' ? undefined : readSnapshots(connectSqlite(path, HOT_READ_CACHE_KIB));
-  const statements = cachingSqlite(sqlite, snapshots);
-  const db = new Kysely<Tables>({ dialect: new SqliteDialect({ database: statements }) });
+  const driver = new GroupCommitDriver(sqlite, statementCache(sqlite), snapshots);
+  const db = new Kysely<Tables>({
+    dialect: {
+      createAdapter: () => new SqliteAdapter(),
+      createDriver: () => driver,
+      createIntrospector: (db) => new SqliteIntrospector(db),
+      createQueryCompiler: () => new SqliteQueryCompiler(),
+    },
+  });
   return {
     db,
     dialect: 'sqlite',
@@ -25,12 +33,9 @@ export function openSqlite(path: string): Database {
       if (!statement.readonly) throw new Error(`prepare() is for reads only: ${statement.source}`);
       const bind = binder<P>(compiled.parameters);
       if (snapshots === undefined) return async (values: P) => statement.all(bindable(bind(values))) as R[];
-      return async (values: P) => snapshots.all(statement, bindable(bind(values))) as R[];
+      return async (values: P) => snapshots.run(statement, bindable(bind(values))) as R[];
     },
-    async close() {
-      await db.destroy();
-      snapshots?.close();
-    },
+    close: () => db.destroy(),
   };
 }
 
@@ -54,40 +59,40 @@ function connectSqlite(path: string, cacheKib?: number): SQLite.Database {
 }
 
 
-/** SQLite cannot bind booleans, so they are passed as 1/0. */
-const bindable = (parameters: ReadonlyArray<unknown>) =>
-  parameters.map((value) => (typeof value === 'boolean' ? Number(value) : value));
-
 type ReadSnapshots = ReturnType<typeof readSnapshots>;
 
 /**
  * Every SQLite statement outside a transaction is a transaction of its own, and starting and
  * ending one takes four file-lock system calls: about half of what a one-row read costs in the
- * server. Hot reads therefore run on a second connection, in one read transaction shared by
- * every hot read of the same turn of the event loop. It ends when the turn does, and before
- * anything the main connection runs, so a hot read always sees every write this process has
- * made, and other processes' writes from the next turn on.
+ * server. Reads outside transactions therefore run on a second connection, in one read
+ * transaction shared by every read of the same turn of the event loop. It ends when the turn
+ * does, and before every commit of the main connection (see GroupCommitDriver), so a read
+ * always sees every write this process has acknowledged, and other processes' writes from the
+ * next turn on.
  */
 function readSnapshots(connection: SQLite.Database) {
   const begin = connection.prepare('BEGIN');
   // The transaction only read, so ending it either way is the same; ROLLBACK cannot be busy.
   const rollback = connection.prepare('ROLLBACK');
+  const statements = statementCache(connection);
   let open = false;
   const end = () => {
     if (!open) return;
     open = false;
     if (connection.inTransaction) rollback.run();
   };
+  const run = (statement: SQLite.Statement, parameters: unknown[]): unknown[] => {
+    if (!open) {
+      begin.run();
+      open = true;
+      setImmediate(end);
+    }
+    return statement.all(parameters);
+  };
   return {
     connection,
-    all(statement: SQLite.Statement, parameters: unknown[]): unknown[] {
-      if (!open) {
-        begin.run();
-        open = true;
-        setImmediate(end);
-      }
-      return statement.all(parameters);
-    },
+    run,
+    all: (sql: string, parameters: unknown[]) => run(statements.get(sql), parameters),
     end,
     close() {
       end();
@@ -101,19 +106,14 @@ const MAX_CACHED_STATEMENTS = 256;
 
 /**
  * Kysely's SQLite driver calls prepare() for every query; preparing costs several times more
- * than running a cached statement, so statements are cached by their SQL text. The cache is
- * least-recently-used and bounded, because list queries vary with the client's filters and
- * orderings.
+ * than running a cached statement, so statements are cached by their SQL text, per connection.
+ * The cache is least-recently-used and bounded, because list queries vary with the client's
+ * filters and orderings.
  */
-function cachingSqlite(sqlite: SQLite.Database, snapshots: ReadSnapshots | undefined) {
+function statementCache(sqlite: SQLite.Database): StatementCache {
   const statements = new Map<string, SQLite.Statement>();
   return {
-    close: () => sqlite.close(),
-    prepare(sql: string) {
-      // Kysely prepares every query right before running it, so whatever the main connection
-      // runs ends the hot reads' snapshot first: none is open when a write commits (its
-      // checkpoint can then finish), and the next hot read sees the write.
-      snapshots?.end();
+    get(sql: string) {
       let statement = statements.get(sql);
       if (statement === undefined) {
         statement = sqlite.prepare(withoutValuePlanning(sql));
@@ -122,14 +122,7 @@ function cachingSqlite(sqlite: SQLite.Database, snapshots: ReadSnapshots | undef
         statements.delete(sql); // re-inserted below as the most recently used
       }
       statements.set(sql, statement);
-      const cached = statement;
-      return {
-        reader: cached.reader,
-        all: (parameters: ReadonlyArray<unknown>) => cached.all(bindable(parameters)),
-        run: (parameters: ReadonlyArray<unknown>) => cached.run(bindable(parameters)),
-        iterate: (parameters: ReadonlyArray<unknown>) =>
-          cached.iterate(bindable(parameters)) as IterableIterator<unknown>,
-      };
+      return statement;
     },
   };
 }

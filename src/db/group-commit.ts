@@ -1,0 +1,294 @@
+import type SQLite from 'better-sqlite3';
+import type { CompiledQuery, DatabaseConnection, Driver, QueryResult } from 'kysely';
+
+/**
+ * Writes to a SQLite file with `synchronous=FULL` pay one fsync per commit, and better-sqlite3
+ * takes it on the event loop: with a commit per write, the server writes one request at a time,
+ * each waiting for the disk. This driver makes the writes that arrive together share a commit
+ * (group commit):
+ *
+ * - A write (one statement, or the transaction of a use case) is a unit. Units take the
+ *   connection one at a time; the first of a group opens the group's transaction (`BEGIN
+ *   IMMEDIATE`), and each unit runs in a savepoint of its own, so a unit that fails or rolls back
+ *   undoes only itself.
+ * - A group commits when the connection is free at the end of a turn of the event loop
+ *   (`setImmediate`): the writes of every request read in that turn share its one fsync.
+ * - A unit's promise settles only after the commit that holds it, so a request is answered once
+ *   its write is durable; if the commit fails (disk full, I/O error), every unit of the group
+ *   fails and nothing of it was written.
+ * - Reads outside a transaction never see a group before its commit, and never wait behind
+ *   writes: they run on the read connection, in its shared read snapshot (see readSnapshots).
+ *
+ * An in-memory database has a single connection: each unit commits as it ends, and reads take
+ * their turn on the connection.
+ */
+export class GroupCommitDriver implements Driver {
+  #writer: Unit | undefined;
+  readonly #waiting: Array<() => void> = [];
+  #group: Group | undefined;
+  #commitScheduled = false;
+  /** A group's commit came due while a unit held the connection: it commits as that unit leaves. */
+  #commitDue = false;
+  readonly #begin: SQLite.Statement;
+  readonly #commit: SQLite.Statement;
+  readonly #rollback: SQLite.Statement;
+  readonly #savepoint: SQLite.Statement;
+  readonly #releaseSavepoint: SQLite.Statement;
+  readonly #rollbackToSavepoint: SQLite.Statement;
+  readonly #innerSavepoint: SQLite.Statement;
+  readonly #releaseInnerSavepoint: SQLite.Statement;
+  readonly #rollbackToInnerSavepoint: SQLite.Statement;
+
+  constructor(
+    private readonly connection: SQLite.Database,
+    private readonly statements: StatementCache,
+    /** The read connection; none for an in-memory database. */
+    private readonly reads: Reads | undefined,
+  ) {
+    this.#begin = connection.prepare('BEGIN IMMEDIATE');
+    this.#commit = connection.prepare('COMMIT');
+    this.#rollback = connection.prepare('ROLLBACK');
+    this.#savepoint = connection.prepare('SAVEPOINT unit');
+    this.#releaseSavepoint = connection.prepare('RELEASE unit');
+    this.#rollbackToSavepoint = connection.prepare('ROLLBACK TO unit');
+    this.#innerSavepoint = connection.prepare('SAVEPOINT inner_transaction');
+    this.#releaseInnerSavepoint = connection.prepare('RELEASE inner_transaction');
+    this.#rollbackToInnerSavepoint = connection.prepare('ROLLBACK TO inner_transaction');
+  }
+
+  async init(): Promise<void> {}
+
+  async acquireConnection(): Promise<DatabaseConnection> {
+    return new Unit(this);
+  }
+
+  async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    const unit = connection as Unit;
+    if (unit.mode === 'write') {
+      // A transaction inside a unit that already writes (a migration in the migrator's series).
+      this.#checkGroup(unit);
+      this.#innerSavepoint.run();
+      unit.inner = true;
+      return;
+    }
+    await this.#enter(unit, 'write');
+  }
+
+  async commitTransaction(connection: DatabaseConnection): Promise<void> {
+    this.#closeTransaction(connection as Unit, 'keep');
+  }
+
+  async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+    this.#closeTransaction(connection as Unit, 'undo');
+  }
+
+  /** The unit's end: the connection passes on, and a unit that wrote waits for its commit. */
+  async releaseConnection(connection: DatabaseConnection): Promise<void> {
+    const unit = connection as Unit;
+    if (unit.mode === undefined) return;
+    // One statement, or the migrator's series: kept unless a statement failed.
+    if (unit.savepointOpen) this.#closeSavepoint(unit, unit.failed ? 'undo' : 'keep');
+    const group = unit.kept ? unit.group : undefined;
+    this.#leave(unit);
+    if (group !== undefined) await group.committed;
+  }
+
+  async destroy(): Promise<void> {
+    this.#commitGroup();
+    this.reads?.close();
+    this.connection.close();
+  }
+
+  async execute<R>(unit: Unit, query: CompiledQuery): Promise<QueryResult<R>> {
+    const { sql } = query;
+    const parameters = bindable(query.parameters);
+    if (unit.mode === 'write') this.#checkGroup(unit);
+    const statement = this.statements.get(sql);
+    if (unit.mode === 'read' && !statement.readonly) {
+      await this.#enter(unit, 'write');
+    } else if (unit.mode === undefined) {
+      if (statement.readonly && statement.reader) {
+        if (this.reads !== undefined) return { rows: this.reads.all(sql, parameters) as R[] };
+        await this.#enter(unit, 'read');
+      } else {
+        await this.#enter(unit, OUTSIDE_TRANSACTIONS.test(sql) ? 'alone' : 'write');
+      }
+    }
+    try {
+      if (statement.reader) return { rows: statement.all(parameters) as R[] };
+      const { changes, lastInsertRowid } = statement.run(parameters);
+      return { numAffectedRows: BigInt(changes), insertId: BigInt(lastInsertRowid), rows: [] };
+    } catch (error) {
+      unit.failed = true;
+      // SQLite ends the whole transaction on some errors (disk full, I/O error): every unit of
+      // the group is then undone, and fails with the error.
+      if (unit.mode === 'write' && !this.connection.inTransaction) this.#abandonGroup(error);
+      throw error;
+    }
+  }
+
+  /**
+   * Takes the connection for the unit, in turn (a unit reading an in-memory database already
+   * holds it); a write opens the group's transaction if none is, and the unit's savepoint.
+   */
+  async #enter(unit: Unit, mode: UnitMode): Promise<void> {
+    if (unit.mode === undefined) {
+      if (this.#writer !== undefined) await new Promise<void>((handedOver) => this.#waiting.push(handedOver));
+      this.#writer = unit;
+    }
+    unit.mode = mode;
+    try {
+      if (mode === 'alone') this.#commitGroup();
+      if (mode !== 'write') return;
+      if (this.#group === undefined) {
+        this.#begin.run();
+        this.#group = new Group();
+      }
+      unit.group = this.#group;
+      this.#savepoint.run();
+      unit.savepointOpen = true;
+    } catch (error) {
+      this.#leave(unit);
+      throw error;
+    }
+  }
+
+  /** SQLite may have ended the group's transaction on an earlier statement's error: the unit is undone. */
+  #checkGroup(unit: Unit): void {
+    if (unit.group !== this.#group) throw unit.group?.error ?? new Error('the transaction has ended');
+  }
+
+  #leave(unit: Unit): void {
+    unit.mode = undefined;
+    if (this.reads === undefined || this.#commitDue) this.#commitGroup();
+    const next = this.#waiting.shift();
+    // The connection is handed to the next unit directly, so no other can take it in between.
+    if (next !== undefined) next();
+    else this.#writer = undefined;
+    if (this.#group === undefined || this.#commitScheduled) return;
+    this.#commitScheduled = true;
+    setImmediate(() => {
+      this.#commitScheduled = false;
+      // A unit still running (a transaction awaiting other I/O) commits the group as it leaves,
+      // before the next unit joins: units arriving all the time cannot hold a commit back.
+      if (this.#writer === undefined) this.#commitGroup();
+      else this.#commitDue = true;
+    });
+  }
+
+  #closeTransaction(unit: Unit, outcome: 'keep' | 'undo'): void {
+    if (!unit.inner) return this.#closeSavepoint(unit, outcome);
+    unit.inner = false;
+    if (unit.group !== this.#group) {
+      if (outcome === 'keep') this.#checkGroup(unit);
+      return;
+    }
+    if (outcome === 'undo') this.#rollbackToInnerSavepoint.run();
+    this.#releaseInnerSavepoint.run();
+  }
+
+  #closeSavepoint(unit: Unit, outcome: 'keep' | 'undo'): void {
+    unit.savepointOpen = false;
+    if (unit.group !== this.#group) {
+      // SQLite ended the group's transaction on an error: nothing of the unit can be kept.
+      if (outcome === 'keep') this.#checkGroup(unit);
+      return;
+    }
+    if (outcome === 'undo') this.#rollbackToSavepoint.run();
+    this.#releaseSavepoint.run();
+    unit.kept = outcome === 'keep';
+  }
+
+  #commitGroup(): void {
+    this.#commitDue = false;
+    const group = this.#group;
+    if (group === undefined) return;
+    this.#group = undefined;
+    // A read snapshot held across the commit would hold back the checkpoint that follows it.
+    this.reads?.end();
+    try {
+      this.#commit.run();
+    } catch (error) {
+      if (this.connection.inTransaction) this.#rollback.run();
+      group.fail(error);
+      return;
+    }
+    group.succeed();
+  }
+
+  #abandonGroup(error: unknown): void {
+    this.#group?.fail(error);
+    this.#group = undefined;
+    this.#commitDue = false;
+  }
+}
+
+/**
+ * What a unit holds the connection for: writes (in the group's transaction), a read (in-memory
+ * database only), or a statement SQLite refuses inside a transaction (run between groups).
+ */
+type UnitMode = 'write' | 'read' | 'alone';
+
+/** `VACUUM` (the command line's backup) cannot run inside a transaction. */
+const OUTSIDE_TRANSACTIONS = /^\s*vacuum\b/i;
+
+/** One use of the connection through Kysely: a statement, or a transaction. */
+class Unit implements DatabaseConnection {
+  mode: UnitMode | undefined;
+  savepointOpen = false;
+  /** In a transaction opened inside the unit's own (see beginTransaction). */
+  inner = false;
+  failed = false;
+  /** Whether the unit's writes were kept in the group (its savepoint released, not undone). */
+  kept = false;
+  /** The group the unit writes in. */
+  group: Group | undefined;
+
+  constructor(private readonly driver: GroupCommitDriver) {}
+
+  executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
+    return this.driver.execute<R>(this, query);
+  }
+
+  // eslint-disable-next-line require-yield
+  async *streamQuery<R>(): AsyncIterableIterator<QueryResult<R>> {
+    throw new Error('streaming queries are not supported');
+  }
+}
+
+/** The units of one transaction, awaiting its commit. */
+class Group {
+  readonly committed: Promise<void>;
+  succeed!: () => void;
+  #reject!: (error: unknown) => void;
+  /** Why the group failed, once it has. */
+  error: unknown;
+
+  constructor() {
+    this.committed = new Promise<void>((resolve, reject) => {
+      this.succeed = resolve;
+      this.#reject = reject;
+    });
+    // A group whose units all failed or rolled back has no one waiting for it.
+    this.committed.catch(() => {});
+  }
+
+  fail(error: unknown): void {
+    this.error = error;
+    this.#reject(error);
+  }
+}
+
+export interface StatementCache {
+  get(sql: string): SQLite.Statement;
+}
+
+export interface Reads {
+  all(sql: string, parameters: unknown[]): unknown[];
+  end(): void;
+  close(): void;
+}
+
+/** SQLite cannot bind booleans, so they are passed as 1/0. */
+export const bindable = (parameters: ReadonlyArray<unknown>) =>
+  parameters.map((value) => (typeof value === 'boolean' ? Number(value) : value));
