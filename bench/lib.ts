@@ -245,6 +245,10 @@ export interface Target {
   path: string;
   headers?: Record<string, string>;
   body?: string;
+  /** Connections for this target; settings.connections otherwise. */
+  connections?: number;
+  /** Load run at the same time, unmeasured but for its req/s (reads during a write flood). */
+  during?: Target;
 }
 
 export interface Figures {
@@ -263,6 +267,8 @@ export interface Figures {
   cpuMicroseconds?: number;
   /** Cores the load generator (this process) kept busy during the run: its share of the machine. */
   loadGeneratorCores?: number;
+  /** The figures of the target's `during` load, run at the same time. */
+  during?: Figures;
 }
 
 /**
@@ -303,16 +309,27 @@ export async function load(base: string, target: Target, connections: number, se
 }
 
 /** An unmeasured warm-up run, then the measured one, with the server's CPU time per response. */
-export async function measure(server: Pick<Service, 'url' | 'pid'>, target: Target, connections = settings.connections): Promise<Figures> {
-  await load(server.url, target, connections, settings.warmup);
+export async function measure(server: Pick<Service, 'url' | 'pid'>, target: Target, connections = target.connections ?? settings.connections): Promise<Figures> {
+  /** The target's load, and its `during` load beside it. */
+  const both = async (seconds: number) => {
+    const { during } = target;
+    const [figures, beside] = await Promise.all([
+      load(server.url, target, connections, seconds),
+      during && load(server.url, during, during.connections ?? settings.connections, seconds),
+    ]);
+    return { ...figures, during: beside };
+  };
+  await both(settings.warmup);
   const cpuBefore = cpuSeconds(server.pid);
   const [ownBefore, startedAt] = [process.cpuUsage(), performance.now()];
-  const figures = await load(server.url, target, connections, settings.duration);
+  const figures = await both(settings.duration);
   const cpuAfter = cpuSeconds(server.pid);
   const own = process.cpuUsage(ownBefore);
   figures.loadGeneratorCores = (own.user + own.system) / 1000 / (performance.now() - startedAt);
-  if (cpuBefore !== undefined && cpuAfter !== undefined && figures.responses > 0) {
-    figures.cpuMicroseconds = ((cpuAfter - cpuBefore) / figures.responses) * 1e6;
+  // Per response of either load when there are two.
+  const responses = figures.responses + (figures.during?.responses ?? 0);
+  if (cpuBefore !== undefined && cpuAfter !== undefined && responses > 0) {
+    figures.cpuMicroseconds = ((cpuAfter - cpuBefore) / responses) * 1e6;
   }
   return figures;
 }

@@ -30,6 +30,7 @@ import {
 const TASKS = 20;
 const NEW_TASK = { title: 'Write the quarterly report', description: 'Numbers from the three teams.', due_date: '2030-01-15' };
 const CHANGE = { title: 'Write the yearly report', completed: true };
+const READS_DURING_WRITES = 'GET /api/tasks/<id>/ during POSTs';
 
 /**
  * BENCH_BASELINE=<folder>: another checkout of the project (say, `git worktree add /tmp/base
@@ -100,6 +101,10 @@ async function main(): Promise<void> {
       console.log(` req/s (${labels})`);
       const cpuOf = (index: number) => contenders.map((each) => cpu(each.runs[index]!)).join('/');
       console.log(`  CPU µs per response (${labels}): ${ours.runs.map((_run, index) => cpuOf(index)).join(' ')}`);
+      if (ours.runs[0]!.during !== undefined) {
+        const writes = (index: number) => contenders.map((each) => whole(each.runs[index]!.during!.rps)).join('/');
+        console.log(`  POST req/s at the same time (${labels}): ${ours.runs.map((_run, index) => writes(index)).join(' ')}`);
+      }
       const generator = (index: number) => contenders.map((each) => fixed(each.runs[index]!.loadGeneratorCores ?? 0, 1)).join('/');
       console.log(`  cores used by the load generator (${labels}): ${ours.runs.map((_run, index) => generator(index)).join(' ')}`);
       for (const other of others) {
@@ -167,6 +172,10 @@ async function seed(base: string): Promise<{ targets: [string, Target][]; canned
     ['PATCH /api/tasks/<id>/', { method: 'PATCH', path: detailPath, headers: json, body: JSON.stringify(CHANGE) }],
     ['POST /api/tasks/', { method: 'POST', path: '/api/tasks/', headers: json, body: JSON.stringify(NEW_TASK) }],
   ];
+  // Reads at 8 connections while 32 others create tasks as fast as the server takes them.
+  const [, detailRead] = targets[1]!;
+  const [, creation] = targets[3]!;
+  targets.push([READS_DURING_WRITES, { ...detailRead, connections: 8, during: creation }]);
   const reply = (method: string, path: string, { status, headers, text }: Reply): CannedResponse =>
     ({ method, path, status, headers, body: text });
   const canned = [

@@ -283,8 +283,8 @@ export function createAccountsRepository({ db, dialect, prepare }: Database) {
      */
     async deleteUser(userId: number, verifiedHash: string, now: string): Promise<'deleted' | CredentialsLost> {
       return atomically(db, async (trx) => {
-        // A write first, of nothing: it takes the user's row (and SQLite's write lock) before
-        // anything is read, only if the checked password is still the user's.
+        // A write first, of nothing: it takes the user's row before anything is read, only if
+        // the checked password is still the user's.
         const held = await trx
           .updateTable('users')
           .set({ password: sql<string>`password` })

@@ -1,5 +1,5 @@
 import type SQLite from 'better-sqlite3';
-import type { CompiledQuery, DatabaseConnection, Driver, QueryResult } from 'kysely';
+import type { CompiledQuery, DatabaseConnection, Driver, QueryResult, TransactionSettings } from 'kysely';
 
 /**
  * Writes to a SQLite file with `synchronous=FULL` pay one fsync per commit, and better-sqlite3
@@ -30,6 +30,7 @@ export class GroupCommitDriver implements Driver {
   /** A group's commit came due while a unit held the connection: it commits as that unit leaves. */
   #commitDue = false;
   readonly #begin: SQLite.Statement;
+  readonly #beginRead: SQLite.Statement;
   readonly #commit: SQLite.Statement;
   readonly #rollback: SQLite.Statement;
   readonly #savepoint: SQLite.Statement;
@@ -46,6 +47,7 @@ export class GroupCommitDriver implements Driver {
     private readonly reads: Reads | undefined,
   ) {
     this.#begin = connection.prepare('BEGIN IMMEDIATE');
+    this.#beginRead = connection.prepare('BEGIN');
     this.#commit = connection.prepare('COMMIT');
     this.#rollback = connection.prepare('ROLLBACK');
     this.#savepoint = connection.prepare('SAVEPOINT unit');
@@ -62,8 +64,15 @@ export class GroupCommitDriver implements Driver {
     return new Unit(this);
   }
 
-  async beginTransaction(connection: DatabaseConnection): Promise<void> {
+  async beginTransaction(connection: DatabaseConnection, settings: TransactionSettings): Promise<void> {
     const unit = connection as Unit;
+    if (settings.accessMode === 'read only' && unit.mode === undefined) {
+      // A consistent read of several statements (a sync page). It needs no write lock, so
+      // another process's write does not hold it up; it joins a group already open, which
+      // holds the lock anyway.
+      await this.#enter(unit, 'snapshot');
+      return;
+    }
     if (unit.mode === 'write') {
       // A transaction inside a unit that already writes (a migration in the migrator's series).
       this.#checkGroup(unit);
@@ -104,6 +113,7 @@ export class GroupCommitDriver implements Driver {
     const parameters = bindable(query.parameters);
     if (unit.mode === 'write') this.#checkGroup(unit);
     const statement = this.statements.get(sql);
+    if (unit.mode === 'snapshot' && !statement.readonly) throw new Error(`a write in a read-only transaction: ${sql}`);
     if (unit.mode === 'read' && !statement.readonly) {
       await this.#enter(unit, 'write');
     } else if (unit.mode === undefined) {
@@ -136,9 +146,13 @@ export class GroupCommitDriver implements Driver {
       if (this.#writer !== undefined) await new Promise<void>((handedOver) => this.#waiting.push(handedOver));
       this.#writer = unit;
     }
+    if (mode === 'snapshot' && this.#group !== undefined) mode = 'write';
     unit.mode = mode;
+    // Reads that follow see at least what this unit sees (another process's commit, say).
+    this.reads?.end();
     try {
       if (mode === 'alone') this.#commitGroup();
+      if (mode === 'snapshot') this.#beginRead.run();
       if (mode !== 'write') return;
       if (this.#group === undefined) {
         this.#begin.run();
@@ -177,6 +191,11 @@ export class GroupCommitDriver implements Driver {
   }
 
   #closeTransaction(unit: Unit, outcome: 'keep' | 'undo'): void {
+    // It only read: ending it either way is the same, and a rollback cannot be busy.
+    if (unit.mode === 'snapshot') {
+      if (this.connection.inTransaction) this.#rollback.run();
+      return;
+    }
     if (!unit.inner) return this.#closeSavepoint(unit, outcome);
     unit.inner = false;
     if (unit.group !== this.#group) {
@@ -225,9 +244,10 @@ export class GroupCommitDriver implements Driver {
 
 /**
  * What a unit holds the connection for: writes (in the group's transaction), a read (in-memory
- * database only), or a statement SQLite refuses inside a transaction (run between groups).
+ * database only), a read-only transaction while no group is open (`BEGIN`, no write lock), or a
+ * statement SQLite refuses inside a transaction (run between groups).
  */
-type UnitMode = 'write' | 'read' | 'alone';
+type UnitMode = 'write' | 'read' | 'snapshot' | 'alone';
 
 /** `VACUUM` (the command line's backup) cannot run inside a transaction. */
 const OUTSIDE_TRANSACTIONS = /^\s*vacuum\b/i;

@@ -66,9 +66,9 @@ type ReadSnapshots = ReturnType<typeof readSnapshots>;
  * ending one takes four file-lock system calls: about half of what a one-row read costs in the
  * server. Reads outside transactions therefore run on a second connection, in one read
  * transaction shared by every read of the same turn of the event loop. It ends when the turn
- * does, and before every commit of the main connection (see GroupCommitDriver), so a read
- * always sees every write this process has acknowledged, and other processes' writes from the
- * next turn on.
+ * does, whenever the main connection starts a write or a transaction, and before its every
+ * commit (see GroupCommitDriver), so a read always sees every write this process has
+ * acknowledged, and other processes' writes from the next turn on.
  */
 function readSnapshots(connection: SQLite.Database) {
   const begin = connection.prepare('BEGIN');

@@ -75,7 +75,9 @@ export async function operationsRoutes(app: FastifyInstance, { database, readyTi
 async function answersWithin(database: Database, ms: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
-  const answered = sql`select 1`.execute(database.db).then(
+  // In a transaction, so that on SQLite the probe waits for its turn at the one writer, as
+  // writes do (reads outside transactions have a connection of their own).
+  const answered = database.db.transaction().execute((trx) => sql`select 1`.execute(trx)).then(
     () => true,
     () => false,
   );

@@ -56,7 +56,7 @@ export function createSyncRepository({ db, dialect }: Database) {
   const snapshot = () =>
     dialect === 'postgres'
       ? db.transaction().setIsolationLevel('repeatable read').setAccessMode('read only')
-      : db.transaction();
+      : db.transaction().setAccessMode('read only');
 
   function reader(executor: Executor, scope: SyncScope): SyncReader {
     return {

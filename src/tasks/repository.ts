@@ -216,8 +216,7 @@ export function createTasksRepository({ db, dialect, prepare }: Database) {
       return atomically(executor, async (trx) => {
         // The owner's row first, as an account deletion takes it before the tasks: locking in
         // the other order could deadlock with it on PostgreSQL. SQLite has one writer at a time,
-        // and a transaction there must write first: one that reads first is refused the write
-        // lock at once, instead of waiting, when another process wrote meanwhile.
+        // whose transaction holds the write lock from its start.
         if (dialect === 'postgres' && (await ownerRow(trx, scope.userId).select('id').executeTakeFirst()) === undefined) return false;
         const deleted = await trx
           .deleteFrom('tasks')
