@@ -49,7 +49,8 @@ export interface Database {
    * places them in the query (see Parameter); the runner takes the same names, so two values
    * of one type cannot be swapped by reordering the query. Used for the statements every
    * request runs, so that neither the query builder nor the database re-plans them per
-   * request. Only for reads: on SQLite they run in a shared read snapshot (see readSnapshots).
+   * request. Only for reads: on SQLite they run in a shared read snapshot (see readSnapshots);
+   * on PostgreSQL the calls of one turn of the event loop are sent as one statement (batching.ts).
    */
   prepare<P extends object, R>(build: (parameters: P) => Compilable<R>): (values: P) => Promise<R[]>;
   /** PostgreSQL: the connection pool's figures, for metrics. */

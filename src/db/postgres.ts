@@ -1,7 +1,8 @@
-import { CompiledQuery, Kysely, PostgresDialect, type Compilable, type PostgresPool, type PostgresPoolClient } from 'kysely';
+import { Kysely, PostgresDialect, type Compilable, type PostgresPool, type PostgresPoolClient } from 'kysely';
 import pg from 'pg';
 import type { Tables } from './tables.js';
-import type { Database, DatabaseOptions, Db } from './database.js';
+import type { Database, DatabaseOptions } from './database.js';
+import { batchingStatement, type NamedStatement, type StatementResult } from './batching.js';
 import { isDatabaseUnavailable } from './errors.js';
 import { binder, namedParameters } from './parameters.js';
 
@@ -33,57 +34,85 @@ export function openPostgres(url: string, options: DatabaseOptions): Database {
   // An idle connection the server closes (a restart, a failover) is dropped from the pool by pg
   // itself; without a listener its 'error' event would end the process.
   pool.on('error', () => {});
-  const named = new Map<string, string>();
-  const db = new Kysely<Tables>({ dialect: new PostgresDialect({ pool: namingPool(pool, named, options.queryTimeoutMs) }) });
+  const connections = servingPool(pool, options.queryTimeoutMs);
+  const db = new Kysely<Tables>({ dialect: new PostgresDialect({ pool: connections.kysely }) });
+  // One batching runner per statement text, so that identical statements prepared twice (two
+  // repositories on one database) share their batches and their names.
+  const statements = new Map<string, (values: unknown[]) => Promise<unknown[]>>();
+  let names = 0;
+  const newName = () => `hot_${(names += 1)}`;
   return {
     db,
     dialect: 'postgres',
     prepare<P extends object, R>(build: (parameters: P) => Compilable<R>) {
       const compiled = build(namedParameters<P>()).compile();
-      if (!named.has(compiled.sql)) named.set(compiled.sql, `hot_${named.size + 1}`);
+      let statement = statements.get(compiled.sql);
+      if (statement === undefined) {
+        statement = batchingStatement(compiled.sql, compiled.parameters.length, connections.run, newName);
+        statements.set(compiled.sql, statement);
+      }
       const bind = binder<P>(compiled.parameters);
-      return async (values: P) => run(db, compiled, bind(values));
+      const batched = statement;
+      return async (values: P) => (await batched(bind(values))) as R[];
     },
     poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
-    close: () => db.destroy(),
+    async close() {
+      await db.destroy();
+      // Kysely ends the pool only if it ran a statement itself; prepared statements do not go
+      // through it.
+      if (!pool.ending) await pool.end();
+    },
   };
 }
 
 /**
- * Statements registered through prepare() are sent as named prepared statements, so each
- * pooled connection parses and plans them once instead of on every request. A connection on
- * which a statement failed for want of the server (cut, or silent past the read timeout) is
- * discarded rather than returned to the pool: it may still have that statement in flight, and
- * closing it makes the server roll back whatever transaction it was in.
+ * Statements registered through prepare() are sent as named prepared statements (see
+ * batching.ts), so each pooled connection parses and plans them once instead of on every
+ * request; they run on the pool's connections directly, Kysely's on the same connections
+ * through `kysely`. A connection on which a statement failed for want of the server (cut, or
+ * silent past the read timeout) is discarded rather than returned to the pool: it may still
+ * have that statement in flight, and closing it makes the server roll back whatever
+ * transaction it was in.
  */
-function namingPool(pool: pg.Pool, named: Map<string, string>, queryTimeoutMs: number | undefined): PostgresPool {
-  return {
+function servingPool(pool: pg.Pool, queryTimeoutMs: number | undefined) {
+  async function connect() {
+    const client = await pool.connect();
+    let broken: Error | undefined;
+    return {
+      async query(statement: Omit<NamedStatement, 'name'> & { name?: string }): Promise<pg.QueryResult> {
+        // pg reads a per-statement query_timeout, which its types leave out.
+        const config = { ...statement, query_timeout: queryTimeoutMs };
+        try {
+          return await client.query(config as pg.QueryConfig);
+        } catch (error) {
+          if (isDatabaseUnavailable(error)) broken = error as Error;
+          throw error;
+        }
+      },
+      release: () => client.release(broken),
+    };
+  }
+  const kysely: PostgresPool = {
     async connect() {
-      const client = await pool.connect();
-      let broken: Error | undefined;
+      const connection = await connect();
       return {
-        async query(sql: string, parameters: ReadonlyArray<unknown>) {
-          const name = named.get(sql);
-          try {
-            // pg reads a per-statement query_timeout, which its types leave out.
-            const statement = { name, text: sql, values: parameters as unknown[], query_timeout: queryTimeoutMs } as pg.QueryConfig;
-            return await client.query(statement);
-          } catch (error) {
-            if (isDatabaseUnavailable(error)) broken = error as Error;
-            throw error;
-          }
-        },
-        release: () => client.release(broken),
+        query: (text: string, values: ReadonlyArray<unknown>) => connection.query({ text, values: values as unknown[] }),
+        release: connection.release,
         // Streaming cursors are not used, so only the two-argument query form is needed.
       } as unknown as PostgresPoolClient;
     },
     end: () => pool.end(),
   };
-}
-
-async function run<R>(db: Db, compiled: CompiledQuery<R>, parameters: unknown[]): Promise<R[]> {
-  const result = await db.executeQuery<R>({ ...compiled, parameters });
-  return result.rows;
+  /** One statement on a connection of its own, released as soon as it is answered. */
+  async function run(statement: NamedStatement): Promise<StatementResult> {
+    const connection = await connect();
+    try {
+      return await connection.query(statement);
+    } finally {
+      connection.release();
+    }
+  }
+  return { kysely, run };
 }
 
 /** `2026-11-24 03:15:53.6178+00` -> `2026-11-24T03:15:53.617800Z` (PostgreSQL trims zeros). */
