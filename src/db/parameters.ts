@@ -1,4 +1,7 @@
-// Named parameters of prepared statements (Database.prepare), shared by both databases.
+import type { Compilable } from 'kysely';
+import type { Executor } from './database.js';
+
+// Named parameters of prepared statements (Database.prepare, compiledOnce), shared by both databases.
 
 /**
  * A named parameter of a prepared statement. Built into a query in place of a value, it is
@@ -26,4 +29,16 @@ export function binder<P extends object>(compiled: ReadonlyArray<unknown>): (val
       if (value === undefined) throw new Error(`prepared statement: no value for parameter ${item.name}`);
       return value;
     });
+}
+
+/**
+ * A statement built and compiled by the query builder once, then run with new values on any
+ * executor (the database or a use case's transaction). For the writes every request makes:
+ * building and compiling a task update took a fifth of a PATCH's CPU time.
+ */
+export function compiledOnce<P extends object, R>(build: (parameters: P) => Compilable<R>) {
+  const compiled = build(namedParameters<P>()).compile();
+  const bind = binder<P>(compiled.parameters);
+  return async (executor: Executor, values: P): Promise<R[]> =>
+    (await executor.executeQuery<R>({ ...compiled, parameters: bind(values) })).rows;
 }

@@ -1,5 +1,6 @@
 import { sql, type SelectQueryBuilder } from 'kysely';
 import { atomically, dialectOf, type Database, type Dialect, type Executor } from '../db/database.js';
+import { compiledOnce } from '../db/parameters.js';
 import type { Tables } from '../db/tables.js';
 import { after, sortKeys, type SortKey } from './ordering.js';
 import type { TaskFilters } from './query.js';
@@ -50,6 +51,34 @@ export interface Placement {
   assignee_id?: number | null;
 }
 
+/** The values of a new task's row, named for its compiled statement. */
+interface NewTask {
+  userId: number;
+  title: string;
+  description: string;
+  dueDate: string | null;
+  completed: boolean;
+  now: string;
+  completedAt: string | null;
+  titleFolded: string;
+  descriptionFolded: string;
+  listId: number | null;
+  assigneeId: number | null;
+}
+
+/** A column an update may set from the write's values; `completed_at` and `updated_at` follow from them. */
+type UpdatedColumn = keyof TaskChanges | keyof Placement | 'title_folded' | 'description_folded';
+
+/** The changed columns' values (those of the statement's columns are all given), and the rest. */
+type UpdateParameters = TaskChanges & Placement & {
+  title_folded?: string;
+  description_folded?: string;
+  userId: number;
+  id: number;
+  now: string;
+  expectedVersion: string;
+};
+
 /** SQLite returns booleans as 0/1. */
 export function toTask(row: TaskRow): Task {
   return { ...row, completed: Boolean(row.completed) };
@@ -94,6 +123,69 @@ export function createTasksRepository({ db, dialect, prepare }: Database) {
     if (window.offset) query = query.offset(window.offset);
     return query as unknown as SelectQueryBuilder<Tables, 'tasks', TaskRow>;
   }
+
+  /** A new task, selected from its owner's row (see ownerRow). */
+  const insertTask = compiledOnce((p: NewTask) =>
+    db
+      .insertInto('tasks')
+      .columns([
+        'owner_id', 'title', 'description', 'due_date', 'completed', 'created_at', 'updated_at', 'completed_at',
+        'title_folded', 'description_folded', 'list_id', 'assignee_id',
+      ])
+      .expression(
+        // Selected from the owner's row, locked against deletion: a task whose owner is being
+        // deleted is not created, instead of failing the foreign key (a 500 on PostgreSQL).
+        ownerRow(db, p.userId).select((eb) => [
+          'id',
+          eb.val(p.title).as('title'),
+          eb.val(p.description).as('description'),
+          eb.val(p.dueDate).as('due_date'),
+          eb.val(p.completed).as('completed'),
+          eb.val(p.now).as('created_at'),
+          eb.val(p.now).as('updated_at'),
+          eb.val(p.completedAt).as('completed_at'),
+          eb.val(p.titleFolded).as('title_folded'),
+          eb.val(p.descriptionFolded).as('description_folded'),
+          eb.val(p.listId).as('list_id'),
+          eb.val(p.assigneeId).as('assignee_id'),
+        ]),
+      )
+      .returning(COLUMNS),
+  );
+
+  /**
+   * The update of a task's columns, compiled once for each set of columns a write changes (a
+   * few dozen at most), whether it completes or reopens the task, and whether it is pinned to
+   * a version.
+   */
+  const updates = new Map<string, ReturnType<typeof compileUpdate>>();
+  function updateStatement(columns: UpdatedColumn[], completed: boolean | undefined, versioned: boolean) {
+    const key = `${columns.join()}/${completed}/${versioned}`;
+    let statement = updates.get(key);
+    if (statement === undefined) {
+      statement = compileUpdate(columns, completed, versioned);
+      updates.set(key, statement);
+    }
+    return statement;
+  }
+  const compileUpdate = (columns: UpdatedColumn[], completed: boolean | undefined, versioned: boolean) =>
+    compiledOnce((p: UpdateParameters) => {
+      const completedAt =
+        completed === undefined
+          ? {}
+          : completed
+            ? // Completing an already completed task keeps the moment it was first completed.
+              { completed_at: sql<string>`case when completed then completed_at else ${p.now} end` }
+            : { completed_at: null };
+      const changed = Object.fromEntries(columns.map((column) => [column, p[column]]));
+      return db
+        .updateTable('tasks')
+        .set({ ...changed, ...completedAt, updated_at: p.now })
+        .where(editableBy({ userId: p.userId }))
+        .where('id', '=', p.id)
+        .$if(versioned, (query) => query.where('updated_at', '=', p.expectedVersion))
+        .returning(COLUMNS);
+    });
 
   return {
     async find(scope: Scope, id: number): Promise<Task | undefined> {
@@ -147,32 +239,19 @@ export function createTasksRepository({ db, dialect, prepare }: Database) {
       const completed = changes.completed ?? false;
       const title = changes.title!;
       const description = changes.description ?? '';
-      const row = await executor
-        .insertInto('tasks')
-        .columns([
-          'owner_id', 'title', 'description', 'due_date', 'completed', 'created_at', 'updated_at', 'completed_at',
-          'title_folded', 'description_folded', 'list_id', 'assignee_id',
-        ])
-        .expression(
-          // Selected from the owner's row, locked against deletion: a task whose owner is being
-          // deleted is not created, instead of failing the foreign key (a 500 on PostgreSQL).
-          ownerRow(executor, scope.userId).select((eb) => [
-            'id',
-            eb.val(title).as('title'),
-            eb.val(description).as('description'),
-            eb.val(changes.due_date ?? null).as('due_date'),
-            eb.val(completed).as('completed'),
-            eb.val(now).as('created_at'),
-            eb.val(now).as('updated_at'),
-            eb.val(completed ? now : null).as('completed_at'),
-            eb.val(foldForSearch(title)).as('title_folded'),
-            eb.val(foldForSearch(description)).as('description_folded'),
-            eb.val(placement.list_id ?? null).as('list_id'),
-            eb.val(placement.assignee_id ?? null).as('assignee_id'),
-          ]),
-        )
-        .returning(COLUMNS)
-        .executeTakeFirst();
+      const [row] = await insertTask(executor, {
+        userId: scope.userId,
+        title,
+        description,
+        dueDate: changes.due_date ?? null,
+        completed,
+        now,
+        completedAt: completed ? now : null,
+        titleFolded: foldForSearch(title),
+        descriptionFolded: foldForSearch(description),
+        listId: placement.list_id ?? null,
+        assigneeId: placement.assignee_id ?? null,
+      });
       return row && toTask(row);
     },
 
@@ -189,21 +268,11 @@ export function createTasksRepository({ db, dialect, prepare }: Database) {
       now: string,
       expectedVersion?: string,
     ): Promise<Task | undefined> {
-      const completedAt =
-        changes.completed === undefined
-          ? {}
-          : changes.completed
-            ? // Completing an already completed task keeps the moment it was first completed.
-              { completed_at: sql<string>`case when completed then completed_at else ${now} end` }
-            : { completed_at: null };
-      const row = await executor
-        .updateTable('tasks')
-        .set({ ...changes, ...foldedColumns(changes), ...completedAt, updated_at: now })
-        .where(editableBy(scope))
-        .where('id', '=', id)
-        .$if(expectedVersion !== undefined, (query) => query.where('updated_at', '=', expectedVersion!))
-        .returning(COLUMNS)
-        .executeTakeFirst();
+      const values = { ...changes, ...foldedColumns(changes) };
+      // As the query builder does, a column whose value is undefined is left as it is.
+      const columns = (Object.keys(values) as UpdatedColumn[]).filter((column) => values[column] !== undefined).sort();
+      const statement = updateStatement(columns, changes.completed, expectedVersion !== undefined);
+      const [row] = await statement(executor, { ...values, userId: scope.userId, id, now, expectedVersion: expectedVersion ?? '' });
       return row && toTask(row);
     },
 
