@@ -148,11 +148,14 @@ export class GroupCommitDriver implements Driver {
     }
     if (mode === 'snapshot' && this.#group !== undefined) mode = 'write';
     unit.mode = mode;
-    // Reads that follow see at least what this unit sees (another process's commit, say).
-    this.reads?.end();
     try {
       if (mode === 'alone') this.#commitGroup();
-      if (mode === 'snapshot') this.#beginRead.run();
+      if (mode === 'snapshot') {
+        // Reads that follow see at least what this transaction sees (another process's
+        // commit, say). A write's own reads are answered after its commit, which ends it too.
+        this.reads?.end();
+        this.#beginRead.run();
+      }
       if (mode !== 'write') return;
       if (this.#group === undefined) {
         this.#begin.run();
