@@ -117,7 +117,16 @@ function servingPool(pool: pg.Pool, queryTimeoutMs: number | undefined) {
 
 /** `2026-11-24 03:15:53.6178+00` -> `2026-11-24T03:15:53.617800Z` (PostgreSQL trims zeros). */
 export function isoTimestamp(value: string): string {
+  // Every row of a list has three: the common form is cut up without a regular expression.
+  const { length } = value;
+  if (length >= 22 && length <= 29 && value.charCodeAt(10) === SPACE && value.endsWith('+00') && (length === 22 || value.charCodeAt(19) === DOT)) {
+    const fraction = length === 22 ? '' : value.slice(20, length - 3);
+    return `${value.slice(0, 10)}T${value.slice(11, 19)}.${fraction.padEnd(6, '0')}Z`;
+  }
   const match = /^(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2})(?:\.(\d{1,6}))?\+00$/.exec(value);
   if (!match) return value;
   return `${match[1]}T${match[2]}.${(match[3] ?? '').padEnd(6, '0')}Z`;
 }
+
+const SPACE = 0x20;
+const DOT = 0x2e;

@@ -79,9 +79,9 @@ type UpdateParameters = TaskChanges & Placement & {
   expectedVersion: string;
 };
 
-/** SQLite returns booleans as 0/1. */
+/** SQLite returns booleans as 0/1; PostgreSQL's rows are tasks already. */
 export function toTask(row: TaskRow): Task {
-  return { ...row, completed: Boolean(row.completed) };
+  return typeof row.completed === 'boolean' ? (row as Task) : { ...row, completed: Boolean(row.completed) };
 }
 
 export function createTasksRepository({ db, dialect, prepare }: Database) {
