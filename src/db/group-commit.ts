@@ -33,12 +33,10 @@ export class GroupCommitDriver implements Driver {
   readonly #beginRead: SQLite.Statement;
   readonly #commit: SQLite.Statement;
   readonly #rollback: SQLite.Statement;
-  readonly #savepoint: SQLite.Statement;
-  readonly #releaseSavepoint: SQLite.Statement;
-  readonly #rollbackToSavepoint: SQLite.Statement;
-  readonly #innerSavepoint: SQLite.Statement;
-  readonly #releaseInnerSavepoint: SQLite.Statement;
-  readonly #rollbackToInnerSavepoint: SQLite.Statement;
+  /** Each unit's own, in the group's transaction. */
+  readonly #unitSavepoint: Savepoint;
+  /** A transaction's inside a unit that already writes. */
+  readonly #innerSavepoint: Savepoint;
 
   constructor(
     private readonly connection: SQLite.Database,
@@ -50,12 +48,8 @@ export class GroupCommitDriver implements Driver {
     this.#beginRead = connection.prepare('BEGIN');
     this.#commit = connection.prepare('COMMIT');
     this.#rollback = connection.prepare('ROLLBACK');
-    this.#savepoint = connection.prepare('SAVEPOINT unit');
-    this.#releaseSavepoint = connection.prepare('RELEASE unit');
-    this.#rollbackToSavepoint = connection.prepare('ROLLBACK TO unit');
-    this.#innerSavepoint = connection.prepare('SAVEPOINT inner_transaction');
-    this.#releaseInnerSavepoint = connection.prepare('RELEASE inner_transaction');
-    this.#rollbackToInnerSavepoint = connection.prepare('ROLLBACK TO inner_transaction');
+    this.#unitSavepoint = savepoint(connection, 'unit');
+    this.#innerSavepoint = savepoint(connection, 'inner_transaction');
   }
 
   async init(): Promise<void> {}
@@ -76,7 +70,7 @@ export class GroupCommitDriver implements Driver {
     if (unit.mode === 'write') {
       // A transaction inside a unit that already writes (a migration in the migrator's series).
       this.#checkGroup(unit);
-      this.#innerSavepoint.run();
+      this.#innerSavepoint.open.run();
       unit.inner = true;
       return;
     }
@@ -162,7 +156,7 @@ export class GroupCommitDriver implements Driver {
         this.#group = new Group();
       }
       unit.group = this.#group;
-      this.#savepoint.run();
+      this.#unitSavepoint.open.run();
       unit.savepointOpen = true;
     } catch (error) {
       this.#leave(unit);
@@ -201,24 +195,24 @@ export class GroupCommitDriver implements Driver {
     }
     if (!unit.inner) return this.#closeSavepoint(unit, outcome);
     unit.inner = false;
-    if (unit.group !== this.#group) {
-      if (outcome === 'keep') this.#checkGroup(unit);
-      return;
-    }
-    if (outcome === 'undo') this.#rollbackToInnerSavepoint.run();
-    this.#releaseInnerSavepoint.run();
+    this.#endSavepoint(unit, this.#innerSavepoint, outcome);
   }
 
   #closeSavepoint(unit: Unit, outcome: 'keep' | 'undo'): void {
     unit.savepointOpen = false;
+    unit.kept = this.#endSavepoint(unit, this.#unitSavepoint, outcome);
+  }
+
+  /** Releases or undoes one of the unit's savepoints; whether what it holds was kept. */
+  #endSavepoint(unit: Unit, savepoint: Savepoint, outcome: 'keep' | 'undo'): boolean {
     if (unit.group !== this.#group) {
       // SQLite ended the group's transaction on an error: nothing of the unit can be kept.
       if (outcome === 'keep') this.#checkGroup(unit);
-      return;
+      return false;
     }
-    if (outcome === 'undo') this.#rollbackToSavepoint.run();
-    this.#releaseSavepoint.run();
-    unit.kept = outcome === 'keep';
+    if (outcome === 'undo') savepoint.rollbackTo.run();
+    savepoint.release.run();
+    return outcome === 'keep';
   }
 
   #commitGroup(): void {
@@ -251,6 +245,20 @@ export class GroupCommitDriver implements Driver {
  * statement SQLite refuses inside a transaction (run between groups).
  */
 type UnitMode = 'write' | 'read' | 'snapshot' | 'alone';
+
+interface Savepoint {
+  open: SQLite.Statement;
+  release: SQLite.Statement;
+  rollbackTo: SQLite.Statement;
+}
+
+function savepoint(connection: SQLite.Database, name: string): Savepoint {
+  return {
+    open: connection.prepare(`SAVEPOINT ${name}`),
+    release: connection.prepare(`RELEASE ${name}`),
+    rollbackTo: connection.prepare(`ROLLBACK TO ${name}`),
+  };
+}
 
 /** `VACUUM` (the command line's backup) cannot run inside a transaction. */
 const OUTSIDE_TRANSACTIONS = /^\s*vacuum\b/i;
