@@ -1,5 +1,6 @@
 import type SQLite from 'better-sqlite3';
 import type { CompiledQuery, DatabaseConnection, Driver, QueryResult, TransactionSettings } from 'kysely';
+import { isDatabaseUnavailable } from './errors.js';
 
 /**
  * Writes to a SQLite file with `synchronous=FULL` pay one fsync per commit, and better-sqlite3
@@ -24,9 +25,11 @@ import type { CompiledQuery, DatabaseConnection, Driver, QueryResult, Transactio
  */
 export class GroupCommitDriver implements Driver {
   #writer: Unit | undefined;
-  readonly #waiting: Array<() => void> = [];
+  readonly #waiting: Array<{ handOver: () => void; refuse: (error: unknown) => void }> = [];
   #group: Group | undefined;
   #commitScheduled = false;
+  /** Why writes are refused until the end of this turn: the write lock could not be had. */
+  #refusal: unknown;
   /** A group's commit came due while a unit held the connection: it commits as that unit leaves. */
   #commitDue = false;
   readonly #begin: SQLite.Statement;
@@ -64,6 +67,7 @@ export class GroupCommitDriver implements Driver {
       // A consistent read of several statements (a sync page). It needs no write lock, so
       // another process's write does not hold it up; it joins a group already open, which
       // holds the lock anyway.
+      unit.readOnly = true;
       await this.#enter(unit, 'snapshot');
       return;
     }
@@ -85,19 +89,26 @@ export class GroupCommitDriver implements Driver {
     this.#closeTransaction(connection as Unit, 'undo');
   }
 
-  /** The unit's end: the connection passes on, and a unit that wrote waits for its commit. */
+  /**
+   * The unit's end: the connection passes on, and a unit that wrote waits for its group's
+   * commit, kept or not: what refused it (a unique key, say) may be another unit's row that
+   * the commit could still lose, and then the commit's error is the answer.
+   */
   async releaseConnection(connection: DatabaseConnection): Promise<void> {
     const unit = connection as Unit;
     if (unit.mode === undefined) return;
     // One statement, or the migrator's series: kept unless a statement failed.
     if (unit.savepointOpen) this.#closeSavepoint(unit, unit.failed ? 'undo' : 'keep');
-    const group = unit.kept ? unit.group : undefined;
+    const { group } = unit;
     this.#leave(unit);
     if (group !== undefined) await group.committed;
   }
 
+  /** Waits for the unit holding the connection, if any, so that no half of it is committed. */
   async destroy(): Promise<void> {
-    this.#commitGroup();
+    await this.#enter(new Unit(this), 'alone');
+    const closed = new Error('the database is closed');
+    for (const waiting of this.#waiting.splice(0)) waiting.refuse(closed);
     this.reads?.close();
     this.connection.close();
   }
@@ -107,7 +118,7 @@ export class GroupCommitDriver implements Driver {
     const parameters = bindable(query.parameters);
     if (unit.mode === 'write') this.#checkGroup(unit);
     const statement = this.statements.get(sql);
-    if (unit.mode === 'snapshot' && !statement.readonly) throw new Error(`a write in a read-only transaction: ${sql}`);
+    if (unit.readOnly && !statement.readonly) throw new Error(`a write in a read-only transaction: ${sql}`);
     if (unit.mode === 'read' && !statement.readonly) {
       await this.#enter(unit, 'write');
     } else if (unit.mode === undefined) {
@@ -137,7 +148,7 @@ export class GroupCommitDriver implements Driver {
    */
   async #enter(unit: Unit, mode: UnitMode): Promise<void> {
     if (unit.mode === undefined) {
-      if (this.#writer !== undefined) await new Promise<void>((handedOver) => this.#waiting.push(handedOver));
+      if (this.#writer !== undefined) await new Promise<void>((handOver, refuse) => this.#waiting.push({ handOver, refuse }));
       this.#writer = unit;
     }
     if (mode === 'snapshot' && this.#group !== undefined) mode = 'write';
@@ -151,10 +162,7 @@ export class GroupCommitDriver implements Driver {
         this.#beginRead.run();
       }
       if (mode !== 'write') return;
-      if (this.#group === undefined) {
-        this.#begin.run();
-        this.#group = new Group();
-      }
+      if (this.#group === undefined) this.#beginGroup();
       unit.group = this.#group;
       this.#unitSavepoint.open.run();
       unit.savepointOpen = true;
@@ -162,6 +170,25 @@ export class GroupCommitDriver implements Driver {
       this.#leave(unit);
       throw error;
     }
+  }
+
+  #beginGroup(): void {
+    if (this.#refusal !== undefined) throw this.#refusal;
+    try {
+      this.#begin.run();
+    } catch (error) {
+      // Another process holds the write lock past busy_timeout (or the file cannot be
+      // written): the units behind, waiting or arriving in this turn, would each wait as long
+      // again, on the event loop. They are refused at once with the same error (503); the
+      // first write of a later turn tries again.
+      if (isDatabaseUnavailable(error)) {
+        this.#refusal = error;
+        setImmediate(() => (this.#refusal = undefined));
+        for (const waiting of this.#waiting.splice(0)) waiting.refuse(error);
+      }
+      throw error;
+    }
+    this.#group = new Group();
   }
 
   /** SQLite may have ended the group's transaction on an earlier statement's error: the unit is undone. */
@@ -174,7 +201,7 @@ export class GroupCommitDriver implements Driver {
     if (this.reads === undefined || this.#commitDue) this.#commitGroup();
     const next = this.#waiting.shift();
     // The connection is handed to the next unit directly, so no other can take it in between.
-    if (next !== undefined) next();
+    if (next !== undefined) next.handOver();
     else this.#writer = undefined;
     if (this.#group === undefined || this.#commitScheduled) return;
     this.#commitScheduled = true;
@@ -220,12 +247,16 @@ export class GroupCommitDriver implements Driver {
     const group = this.#group;
     if (group === undefined) return;
     this.#group = undefined;
-    // A read snapshot held across the commit would hold back the checkpoint that follows it.
-    this.reads?.end();
     try {
+      // A read snapshot held across the commit would hold back the checkpoint that follows it.
+      this.reads?.end();
       this.#commit.run();
     } catch (error) {
-      if (this.connection.inTransaction) this.#rollback.run();
+      // Never thrown from here (a turn's callback, or a unit's end): the group's units fail
+      // with the error, and a transaction left open makes the next BEGIN fail and report.
+      try {
+        if (this.connection.inTransaction) this.#rollback.run();
+      } catch {}
       group.fail(error);
       return;
     }
@@ -269,6 +300,8 @@ class Unit implements DatabaseConnection {
   savepointOpen = false;
   /** In a transaction opened inside the unit's own (see beginTransaction). */
   inner = false;
+  /** A read-only transaction. */
+  readOnly = false;
   failed = false;
   /** Whether the unit's writes were kept in the group (its savepoint released, not undone). */
   kept = false;

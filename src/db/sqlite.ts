@@ -32,7 +32,9 @@ export function openSqlite(path: string): Database {
       const statement = connection.prepare(withoutValuePlanning(compiled.sql));
       if (!statement.readonly) throw new Error(`prepare() is for reads only: ${statement.source}`);
       const bind = binder<P>(compiled.parameters);
-      if (snapshots === undefined) return async (values: P) => statement.all(bindable(bind(values))) as R[];
+      // In memory, one connection: the read takes its turn, so it never sees a unit's writes
+      // before its end.
+      if (snapshots === undefined) return async (values: P) => (await db.executeQuery<R>({ ...compiled, parameters: bind(values) })).rows;
       return async (values: P) => snapshots.run(statement, bindable(bind(values))) as R[];
     },
     close: () => db.destroy(),
