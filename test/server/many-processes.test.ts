@@ -25,6 +25,20 @@ async function eventually(check: () => boolean, what: string, ms = 15_000): Prom
   }
 }
 
+/** The processes that have logged that they listen: a worker counts once it does, not once it exists. */
+function listeningPids(stdout: string): Set<number> {
+  const pids = new Set<number>();
+  for (const line of stdout.split('\n')) {
+    if (!line.includes('Server listening')) continue;
+    try {
+      pids.add((JSON.parse(line) as { pid: number }).pid);
+    } catch {
+      // A line cut by the pipe is read again whole on the next check.
+    }
+  }
+  return pids;
+}
+
 /** A GET that fails in seconds rather than waiting for a reply that will not come. */
 const get = (base: string, path: string, token?: string) =>
   fetch(`${base}${path}`, { headers: token ? { authorization: `Token ${token}` } : {}, signal: AbortSignal.timeout(10_000) });
@@ -33,7 +47,13 @@ describe(`[${dialectName}] many processes`, () => {
   test('when WEB_CONCURRENCY is 2, then two workers serve the port, and one that dies is replaced while the other serves', async (t) => {
     const server = await startServer(t, { DATABASE_URL: await tempDatabaseUrl(t), WEB_CONCURRENCY: '2', LOG_LEVEL: 'info' });
     const primary = server.child.pid!;
-    await eventually(() => workersOf(primary).length === 2, 'two workers');
+    // If the victim were the only worker listening, the primary would close the shared port until
+    // the replacement listens; the test is about a worker dying while another serves.
+    await eventually(() => {
+      const workers = workersOf(primary);
+      const listening = listeningPids(server.output().stdout);
+      return workers.length === 2 && workers.every((pid) => listening.has(pid));
+    }, 'two workers listening');
     const [victim] = workersOf(primary);
     process.kill(victim!, 'SIGKILL');
     // Once the primary knows, it hands new connections to the worker left, then to the new one.
