@@ -159,6 +159,8 @@ export function startApi(databaseUrl: string, extraEnv: Record<string, string> =
 export interface BenchDatabase {
   url: string;
   label: string;
+  /** A PostgreSQL server's postmaster on this machine, whose processes' CPU time is counted too. */
+  serverPid?: number;
   drop(): Promise<void>;
 }
 
@@ -183,8 +185,27 @@ export async function createBenchDatabase(): Promise<BenchDatabase> {
   return {
     url: target.href,
     label: `PostgreSQL (${target.host})`,
+    serverPid: await postmasterPid(target.href),
     drop: () => adminQuery(admin.href, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`),
   };
+}
+
+/**
+ * The postmaster of a server running on this machine: the parent of the backend that answers
+ * a connection. Undefined for a remote server (its backend is no process here).
+ */
+async function postmasterPid(url: string): Promise<number | undefined> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ pid: number }>('select pg_backend_pid() as pid');
+    const fields = readFileSync(`/proc/${rows[0]!.pid}/stat`, 'utf8').split(') ').at(-1)!.split(' ');
+    return Number(fields[4 - 3]);
+  } catch {
+    return undefined;
+  } finally {
+    await client.end();
+  }
 }
 
 export async function adminQuery(url: string, statement: string): Promise<void> {
@@ -265,6 +286,12 @@ export interface Figures {
    * user and kernel); undefined without /proc. It varies far less than req/s on a shared VM.
    */
   cpuMicroseconds?: number;
+  /**
+   * CPU time of the PostgreSQL server's processes per 2xx response, when it runs on this
+   * machine: with the server's own, what a response costs the machine (other users of that
+   * PostgreSQL server count too).
+   */
+  databaseCpuMicroseconds?: number;
   /** Cores the load generator (this process) kept busy during the run: its share of the machine. */
   loadGeneratorCores?: number;
   /** The figures of the target's `during` load, run at the same time. */
@@ -309,7 +336,11 @@ export async function load(base: string, target: Target, connections: number, se
 }
 
 /** An unmeasured warm-up run, then the measured one, with the server's CPU time per response. */
-export async function measure(server: Pick<Service, 'url' | 'pid'>, target: Target, connections = target.connections ?? settings.connections): Promise<Figures> {
+export async function measure(
+  server: Pick<Service, 'url' | 'pid'> & { databasePid?: number },
+  target: Target,
+  connections = target.connections ?? settings.connections,
+): Promise<Figures> {
   /** The target's load, and its `during` load beside it. */
   const both = async (seconds: number) => {
     const { during } = target;
@@ -321,15 +352,20 @@ export async function measure(server: Pick<Service, 'url' | 'pid'>, target: Targ
   };
   await both(settings.warmup);
   const cpuBefore = cpuSeconds(server.pid);
+  const databaseBefore = server.databasePid === undefined ? undefined : cpuSeconds(server.databasePid);
   const [ownBefore, startedAt] = [process.cpuUsage(), performance.now()];
   const figures = await both(settings.duration);
   const cpuAfter = cpuSeconds(server.pid);
+  const databaseAfter = server.databasePid === undefined ? undefined : cpuSeconds(server.databasePid);
   const own = process.cpuUsage(ownBefore);
   figures.loadGeneratorCores = (own.user + own.system) / 1000 / (performance.now() - startedAt);
   // Per response of either load when there are two.
   const responses = figures.responses + (figures.during?.responses ?? 0);
   if (cpuBefore !== undefined && cpuAfter !== undefined && responses > 0) {
     figures.cpuMicroseconds = ((cpuAfter - cpuBefore) / responses) * 1e6;
+  }
+  if (databaseBefore !== undefined && databaseAfter !== undefined && responses > 0) {
+    figures.databaseCpuMicroseconds = ((databaseAfter - databaseBefore) / responses) * 1e6;
   }
   return figures;
 }

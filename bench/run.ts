@@ -49,6 +49,8 @@ const workers = process.env.BENCH_WORKERS;
 interface Contender {
   label: string;
   service: Service;
+  /** The postmaster of its PostgreSQL database, when on this machine. */
+  databasePid?: number;
   targets: Map<string, Target>;
   runs: Figures[];
 }
@@ -67,7 +69,8 @@ async function main(): Promise<void> {
     const service = await startApi(database.url, env, root);
     services.push(service);
     const seeded = await seed(service.url);
-    return { contender: { label, service, targets: new Map(seeded.targets), runs: [] } as Contender, seeded, database };
+    const contender: Contender = { label, service, databasePid: database.serverPid, targets: new Map(seeded.targets), runs: [] };
+    return { contender, seeded, database };
   };
   try {
     const { contender: ours, seeded, database } = await contender('ours');
@@ -95,12 +98,18 @@ async function main(): Promise<void> {
       for (const each of contenders) each.runs = [];
       // Alternating the servers spreads the machine's drifts over all of them.
       for (let round = 0; round < settings.rounds; round += 1) {
-        for (const each of contenders) each.runs.push(await measure(each.service, each.targets.get(name)!));
+        for (const each of contenders) each.runs.push(await measure({ ...each.service, databasePid: each.databasePid }, each.targets.get(name)!));
         process.stdout.write(` ${contenders.map((each) => whole(each.runs.at(-1)!.rps)).join('/')}`);
       }
       console.log(` req/s (${labels})`);
       const cpuOf = (index: number) => contenders.map((each) => cpu(each.runs[index]!)).join('/');
       console.log(`  CPU µs per response (${labels}): ${ours.runs.map((_run, index) => cpuOf(index)).join(' ')}`);
+      if (ours.runs[0]!.databaseCpuMicroseconds !== undefined) {
+        const measured = contenders.filter((each) => each.databasePid !== undefined);
+        const ofDatabase = (index: number) => measured.map((each) => cpu(each.runs[index]!, 'databaseCpuMicroseconds')).join('/');
+        const names = measured.map((each) => each.label).join('/');
+        console.log(`  PostgreSQL's CPU µs per response (${names}): ${ours.runs.map((_run, index) => ofDatabase(index)).join(' ')}`);
+      }
       if (ours.runs[0]!.during !== undefined) {
         const writes = (index: number) => contenders.map((each) => whole(each.runs[index]!.during!.rps)).join('/');
         console.log(`  POST req/s at the same time (${labels}): ${ours.runs.map((_run, index) => writes(index)).join(' ')}`);
@@ -201,7 +210,8 @@ function medianRatio(ours: Figures[], reference: Figures[]): number {
   return ratios[Math.floor(ratios.length / 2)]!;
 }
 
-const cpu = (run: Figures) => (run.cpuMicroseconds === undefined ? '-' : whole(run.cpuMicroseconds));
+const cpu = (run: Figures, figure: 'cpuMicroseconds' | 'databaseCpuMicroseconds' = 'cpuMicroseconds') =>
+  run[figure] === undefined ? '-' : whole(run[figure]);
 
 /** The median of the runs' server CPU time per response, which is steadier than their req/s. */
 function medianCpu(runs: Figures[]): string {
