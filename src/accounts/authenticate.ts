@@ -8,6 +8,8 @@ import { tokenDigest } from './tokens.js';
 export interface Caller {
   userId: number;
   sessionId: number;
+  /** True when the user was in no list as the request was authenticated; unknown otherwise. */
+  inNoList?: boolean;
 }
 
 declare module 'fastify' {
@@ -71,7 +73,7 @@ export function createAuthenticate(accounts: AccountsRepository, tokenLifetimeSe
         request.log.warn({ err: error }, 'session not extended: the database cannot be written now');
       });
     }
-    return { userId: session.userId, sessionId: session.sessionId };
+    return { userId: session.userId, sessionId: session.sessionId, inNoList: !session.inLists };
   };
 
   return async function authenticate(request: FastifyRequest): Promise<void> {

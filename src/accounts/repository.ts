@@ -10,6 +10,8 @@ export interface AuthenticatedSession {
   isActive: boolean;
   lastUsedAt: string;
   expiresAt: string;
+  /** Whether the user was a member of any list when the session was read. */
+  inLists: boolean;
 }
 
 export interface Account {
@@ -54,6 +56,8 @@ export function createAccountsRepository({ db, dialect, prepare }: Database) {
         'u.is_active as isActive',
         't.last_used_at as lastUsedAt',
         't.expires_at as expiresAt',
+        // A caller in no list has an empty shared view: the first page then reads one part (tasks/).
+        (eb) => eb.exists(eb.selectFrom('list_members as m').select('m.list_id').whereRef('m.user_id', '=', 't.user_id')).as('inLists'),
       ])
       .where('t.digest', '=', p.digest)
       .where('t.expires_at', '>', p.now),
@@ -62,7 +66,7 @@ export function createAccountsRepository({ db, dialect, prepare }: Database) {
   return {
     async findSession(digest: string, now: string): Promise<AuthenticatedSession | undefined> {
       const row = (await sessionByDigest({ digest, now }))[0];
-      return row && { ...row, isActive: Boolean(row.isActive) };
+      return row && { ...row, isActive: Boolean(row.isActive), inLists: Boolean(row.inLists) };
     },
 
     async touchSession(sessionId: number, lastUsedAt: string, expiresAt: string): Promise<void> {

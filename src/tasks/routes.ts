@@ -48,7 +48,7 @@ export const taskTag = (task: Task) => `"${task.id}-${task.updated_at.replace(/[
 const changedMeanwhile = () => detail(412, 'Precondition failed: the task has changed since it was read.');
 
 /** The caller's scope: set by the authenticate hook, which every route here runs first. */
-export const scopeOf = (request: FastifyRequest): Scope => ({ userId: request.caller!.userId });
+export const scopeOf = (request: FastifyRequest): Scope => ({ userId: request.caller!.userId, inNoList: request.caller!.inNoList });
 
 /**
  * The order of outcomes is the original's, and each step is a hook of the request lifecycle,

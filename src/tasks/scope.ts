@@ -11,6 +11,13 @@ import type { Role, Tables } from '../db/tables.js';
  */
 export interface Scope {
   userId: number;
+  /**
+   * True when the caller was in no list as the request was authenticated (read with the
+   * session, in one statement): the shared part of the view was empty then, and the first page
+   * reads the personal part alone. A list joined since counts from the caller's next request,
+   * as if this one had been read a moment earlier.
+   */
+  inNoList?: boolean;
 }
 
 type TaskExpressions = ExpressionBuilder<Tables, 'tasks'>;
