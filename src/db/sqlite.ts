@@ -10,6 +10,11 @@ import { binder, namedParameters } from './parameters.js';
 export function openSqlite(path: string): Database {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   const sqlite = connectSqlite(path);
+  // Each write's savepoint journal holds the pages it changes first: with a task's twelve
+  // indexes, often past the 64 KiB SQLite keeps in memory, and then it is spilled to a new
+  // temporary file, about one per group commit. Kept in memory, a task's insert costs about
+  // a third less CPU. Rolling back a savepoint is all it is for; crash recovery is the WAL's.
+  sqlite.pragma('temp_store = MEMORY');
   // A second connection to the same file; an in-memory database has no second connection.
   const snapshots = path === ':memory:' ? undefined : readSnapshots(connectSqlite(path, HOT_READ_CACHE_KIB));
   const driver = new GroupCommitDriver(sqlite, statementCache(sqlite), snapshots);
