@@ -9,6 +9,7 @@ import * as lists from './migrations/005_lists.js';
 import * as staffAndAudit from './migrations/006_staff_and_audit.js';
 import * as passwordReset from './migrations/007_password_reset.js';
 import * as browserSessions from './migrations/008_browser_sessions.js';
+import * as taskChangeIdOnInsert from './migrations/009_task_change_id_on_insert.js';
 
 /** Listed explicitly so the same list works from TypeScript sources and from the build. */
 const migrations: Record<string, Migration> = {
@@ -20,6 +21,7 @@ const migrations: Record<string, Migration> = {
   '006_staff_and_audit': staffAndAudit,
   '007_password_reset': passwordReset,
   '008_browser_sessions': browserSessions,
+  '009_task_change_id_on_insert': taskChangeIdOnInsert,
 };
 
 async function migrator(db: Db): Promise<Migrator> {

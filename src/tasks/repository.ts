@@ -128,13 +128,17 @@ export function createTasksRepository({ db, dialect, prepare }: Database) {
     return query as unknown as SelectQueryBuilder<Tables, 'tasks', TaskRow>;
   }
 
+  // On SQLite a new row carries its change id, so the trigger need not rewrite it (migration
+  // 009); PostgreSQL's trigger stamps the row before it is written.
+  const carriesChangeId = dialect === 'sqlite';
+
   /** A new task, selected from its owner's row (see ownerRow). */
   const insertTask = compiledOnce((p: NewTask) =>
     db
       .insertInto('tasks')
       .columns([
         'owner_id', 'title', 'description', 'due_date', 'completed', 'created_at', 'updated_at', 'completed_at',
-        'title_folded', 'description_folded', 'list_id', 'assignee_id',
+        'title_folded', 'description_folded', 'list_id', 'assignee_id', ...(carriesChangeId ? (['change_id'] as const) : []),
       ])
       .expression(
         // Selected from the owner's row, locked against deletion: a task whose owner is being
@@ -152,6 +156,7 @@ export function createTasksRepository({ db, dialect, prepare }: Database) {
           eb.val(p.descriptionFolded).as('description_folded'),
           eb.val(p.listId).as('list_id'),
           eb.val(p.assigneeId).as('assignee_id'),
+          ...(carriesChangeId ? [sql<number>`(select change_counter + 1 from sync_state)`.as('change_id')] : []),
         ]),
       )
       .returning(COLUMNS),

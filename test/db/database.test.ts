@@ -10,7 +10,7 @@ import { createTasksRepository } from '../../src/tasks/repository.js';
 import pg from 'pg';
 import { dialectName, openTestDatabase, TEST_DATABASE_URL, TIMESTAMP } from '../helpers.js';
 
-const ALL_MIGRATIONS = ['001_initial', '002_task_queries', '003_sync', '004_session_epoch_and_folded_text', '005_lists', '006_staff_and_audit', '007_password_reset', '008_browser_sessions'];
+const ALL_MIGRATIONS = ['001_initial', '002_task_queries', '003_sync', '004_session_epoch_and_folded_text', '005_lists', '006_staff_and_audit', '007_password_reset', '008_browser_sessions', '009_task_change_id_on_insert'];
 
 async function insertUser(database: Database, username = `u_${randomBytes(4).toString('hex')}`): Promise<number> {
   const row = await database.db

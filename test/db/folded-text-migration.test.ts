@@ -35,7 +35,7 @@ describe(`[${dialectName}] migration 004 on a database with tasks`, () => {
       await sql`insert into tasks (owner_id, title, description, completed, created_at, updated_at) values ${sql.join(values)}`.execute(db);
     }
 
-    assert.deepEqual(await migrateToLatest(db), ['004_session_epoch_and_folded_text', '005_lists', '006_staff_and_audit', '007_password_reset', '008_browser_sessions']);
+    assert.deepEqual(await migrateToLatest(db), ['004_session_epoch_and_folded_text', '005_lists', '006_staff_and_audit', '007_password_reset', '008_browser_sessions', '009_task_change_id_on_insert']);
 
     const stored = await sql<{ title: string; description: string; title_folded: string; description_folded: string }>`
       select title, description, title_folded, description_folded from tasks order by id`.execute(db);

@@ -158,7 +158,7 @@ describe('the command line', { concurrency: 3 }, () => {
     const databaseUrl = tempSqliteUrl(t);
     assert.deepEqual(await runCli(t, ['migrate'], databaseUrl), {
       code: 0,
-      stdout: 'Applied: 001_initial, 002_task_queries, 003_sync, 004_session_epoch_and_folded_text, 005_lists, 006_staff_and_audit, 007_password_reset, 008_browser_sessions\n',
+      stdout: 'Applied: 001_initial, 002_task_queries, 003_sync, 004_session_epoch_and_folded_text, 005_lists, 006_staff_and_audit, 007_password_reset, 008_browser_sessions, 009_task_change_id_on_insert\n',
       stderr: '',
     });
     assert.deepEqual(await runCli(t, ['migrate'], databaseUrl), { code: 0, stdout: 'No migrations to apply.\n', stderr: '' });
