@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, type TestContext } from 'node:test';
+import SQLite from 'better-sqlite3';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import pg from 'pg';
 import { buildApp } from '../src/app.js';
@@ -77,6 +78,23 @@ export function openTestSqliteFile(t: TestContext): { database: Database; file: 
     rmSync(folder, { recursive: true, force: true });
   });
   return { database, file };
+}
+
+/**
+ * A migrated SQLite file with one user (`ann`), and a read-only connection to it as another
+ * process would have: it sees what is committed, and only that.
+ */
+export async function openTestSqliteFileWithUser(t: TestContext, dateJoined: string) {
+  const { database, file } = openTestSqliteFile(t);
+  await migrateToLatest(database.db);
+  const { id: userId } = await database.db
+    .insertInto('users')
+    .values({ username: 'ann', username_key: 'ann', email: '', password: 'x', date_joined: dateJoined })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  const observer = new SQLite(file, { readonly: true });
+  t.after(() => observer.close());
+  return { database, file, userId, observer };
 }
 
 export async function buildTestApp(

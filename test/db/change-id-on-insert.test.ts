@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
 import SQLite from 'better-sqlite3';
-import { migrateToLatest } from '../../src/db/migrate.js';
 import { createTasksRepository } from '../../src/tasks/repository.js';
-import { openTestSqliteFile } from '../helpers.js';
+import { openTestSqliteFileWithUser } from '../helpers.js';
 
 // On SQLite a new task's insert carries the change counter's next value, so the trigger does
 // not rewrite the row (migration 009). Change ids must still be what sync relies on: one per
@@ -12,15 +11,7 @@ import { openTestSqliteFile } from '../helpers.js';
 const AT = '2026-12-01T00:00:00.000000Z';
 
 async function fixture(t: TestContext) {
-  const { database, file } = openTestSqliteFile(t);
-  await migrateToLatest(database.db);
-  const { id: userId } = await database.db
-    .insertInto('users')
-    .values({ username: 'ann', username_key: 'ann', email: '', password: 'x', date_joined: AT })
-    .returning('id')
-    .executeTakeFirstOrThrow();
-  const observer = new SQLite(file, { readonly: true });
-  t.after(() => observer.close());
+  const { database, file, userId, observer } = await openTestSqliteFileWithUser(t, AT);
   const state = () => ({
     rows: observer.prepare('select id, title, change_id as changeId from tasks order by id').all() as Array<{ id: number; title: string; changeId: number }>,
     counter: (observer.prepare('select change_counter from sync_state').pluck().get() as number),

@@ -1,9 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test, type TestContext } from 'node:test';
-import SQLite from 'better-sqlite3';
 import { atomically, type Database } from '../../src/db/database.js';
-import { migrateToLatest } from '../../src/db/migrate.js';
-import { openTestSqliteFile } from '../helpers.js';
+import { openTestSqliteFileWithUser } from '../helpers.js';
 
 // SQLite's writes share commits (GroupCommitDriver in src/db/group-commit.ts). These tests hold
 // it to what it promises, whichever database the rest of the suite runs on: writes of one turn
@@ -21,15 +19,7 @@ interface Fixture {
 }
 
 async function fixture(t: TestContext): Promise<Fixture> {
-  const { database, file } = openTestSqliteFile(t);
-  await migrateToLatest(database.db);
-  const { id: ownerId } = await database.db
-    .insertInto('users')
-    .values({ username: 'ann', username_key: 'ann', email: '', password: 'x', date_joined: AT })
-    .returning('id')
-    .executeTakeFirstOrThrow();
-  const observer = new SQLite(file, { readonly: true });
-  t.after(() => observer.close());
+  const { database, userId: ownerId, observer } = await openTestSqliteFileWithUser(t, AT);
   const byOwner = observer.prepare('select title from tasks where owner_id = ? order by id').pluck();
   return {
     database,
