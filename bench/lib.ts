@@ -199,8 +199,7 @@ async function postmasterPid(url: string): Promise<number | undefined> {
   await client.connect();
   try {
     const { rows } = await client.query<{ pid: number }>('select pg_backend_pid() as pid');
-    const fields = readFileSync(`/proc/${rows[0]!.pid}/stat`, 'utf8').split(') ').at(-1)!.split(' ');
-    return Number(fields[4 - 3]);
+    return Number(statFields(rows[0]!.pid)(4));
   } catch {
     return undefined;
   } finally {
@@ -372,6 +371,13 @@ export async function measure(
 
 let clockTicks: number | undefined;
 
+/** /proc/<pid>/stat, read once, as a lookup of its fields by their number in proc(5). */
+function statFields(pid: number): (number: number) => string {
+  // The command name (field 2) may hold spaces; the fields after it start with field 3.
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ').at(-1)!.split(' ');
+  return (number) => fields[number - 3]!;
+}
+
 /**
  * User plus system CPU seconds so far of a process and its living descendants (a cluster's
  * workers), from /proc/<pid>/stat and /proc/<pid>/task/<tid>/children (see proc(5)).
@@ -379,9 +385,8 @@ let clockTicks: number | undefined;
 function cpuSeconds(pid: number): number | undefined {
   try {
     clockTicks ??= Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
-    // The command name may hold spaces; the fields after it start with field 3 (state).
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ').at(-1)!.split(' ');
-    const [utime, stime] = [Number(fields[14 - 3]), Number(fields[15 - 3])];
+    const field = statFields(pid);
+    const [utime, stime] = [Number(field(14)), Number(field(15))];
     const children = readdirSync(`/proc/${pid}/task`).flatMap((task) =>
       readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').split(' ').filter(Boolean).map(Number),
     );
