@@ -26,6 +26,15 @@ export function readCookie(request: FastifyRequest, name: string): string | unde
   return cookies[name];
 }
 
+/**
+ * A cookie's Max-Age for a token that expires at `expiresAt`: rounded up, because a token
+ * issued late in a second may have less than a second left of its first whole second, and
+ * Max-Age 0 would delete a cookie whose token is still valid. The server checks `exp` itself.
+ */
+export function maxAgeSeconds(expiresAt: Date, now: number): number {
+  return Math.max(0, Math.ceil((expiresAt.getTime() - now) / 1000));
+}
+
 export type CookieJar = ReturnType<typeof createCookieJar>;
 
 /**
@@ -43,7 +52,7 @@ export function createCookieJar(config: CookieConfig) {
   const refreshPaths = [REFRESH_PATH, LOGOUT_PATH].map((path) => ({ ...shared, httpOnly: config.httpOnly, path: config.path + path }));
   // The page's scripts read it to send it back in X-CSRFToken.
   const csrf = { ...shared, httpOnly: false, path: config.path };
-  const until = (expiresAt: Date) => ({ expires: expiresAt, maxAge: Math.max(0, Math.floor((expiresAt.getTime() - Date.now()) / 1000)) });
+  const until = (expiresAt: Date) => ({ expires: expiresAt, maxAge: maxAgeSeconds(expiresAt, Date.now()) });
 
   return {
     accessToken: (request: FastifyRequest) => readCookie(request, config.accessName),

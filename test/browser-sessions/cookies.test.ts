@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { maxAgeSeconds } from '../../src/browser-sessions/cookies.js';
 import { createUser, dialectName, PASSWORD, storedTasks } from '../helpers.js';
 import {
   ACCESS_REFUSED,
@@ -235,5 +236,20 @@ describe(`[${dialectName}] cookie mode: credentialed CORS`, () => {
       assert.deepEqual(accessControl, []);
       assert.match(String(foreign.headers.get('vary')), /Origin/);
     }
+  });
+});
+
+describe('a cookie\'s Max-Age', () => {
+  const now = Date.parse('2026-01-01T00:00:10.900Z');
+  test('when the token has less than a second left, then its cookie still lives a second rather than being deleted at once', () => {
+    assert.equal(maxAgeSeconds(new Date('2026-01-01T00:00:11Z'), now), 1);
+  });
+  test('when the token has whole seconds and a part left, then the part counts as a second', () => {
+    assert.equal(maxAgeSeconds(new Date('2026-01-01T00:00:12Z'), now), 2);
+    assert.equal(maxAgeSeconds(new Date('2026-01-01T00:05:10.900Z'), now), 300);
+  });
+  test('when the token has expired, then Max-Age is 0', () => {
+    assert.equal(maxAgeSeconds(new Date('2026-01-01T00:00:10.900Z'), now), 0);
+    assert.equal(maxAgeSeconds(new Date('2026-01-01T00:00:09Z'), now), 0);
   });
 });
