@@ -4,7 +4,7 @@ import type { Tables } from './tables.js';
 import { openPostgres } from './postgres.js';
 import { openSqlite } from './sqlite.js';
 
-export { withoutValuePlanning } from './sqlite.js';
+export { withoutValuePlanning } from './sqlite-connection.js';
 export { isoTimestamp } from './postgres.js';
 
 export type Dialect = 'sqlite' | 'postgres';

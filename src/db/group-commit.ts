@@ -4,21 +4,24 @@ import { isDatabaseUnavailable } from './errors.js';
 
 /**
  * Writes to a SQLite file with `synchronous=FULL` pay one fsync per commit, and better-sqlite3
- * takes it on the event loop: with a commit per write, the server writes one request at a time,
- * each waiting for the disk. This driver makes the writes that arrive together share a commit
- * (group commit):
+ * takes it on the thread that calls it: with a commit per write, the server writes one request
+ * at a time, each waiting for the disk. This driver makes the writes that arrive together share
+ * a commit (group commit). For a file it runs on a thread of its own (writer-thread.ts, driven
+ * by WriterThreadDriver); in memory, on the event loop's.
  *
  * - A write (one statement, or the transaction of a use case) is a unit. Units take the
  *   connection one at a time; the first of a group opens the group's transaction (`BEGIN
  *   IMMEDIATE`), and each unit runs in a savepoint of its own, so a unit that fails or rolls back
  *   undoes only itself.
- * - A group commits when the connection is free at the end of a turn of the event loop
- *   (`setImmediate`): the writes of every request read in that turn share its one fsync.
+ * - A group commits when the connection is free at the end of a turn of its thread's event
+ *   loop (`setImmediate`): the writes that came in that turn share its one fsync.
  * - A unit's promise settles only after the commit that holds it, so a request is answered once
  *   its write is durable; if the commit fails (disk full, I/O error), every unit of the group
  *   fails and nothing of it was written.
  * - Reads outside a transaction never see a group before its commit, and never wait behind
  *   writes: they run on the read connection, in its shared read snapshot (see readSnapshots).
+ *   In the writer thread, that connection is on the server's thread and the reads never come
+ *   here; a read that does is a unit like a write, answered after the commit.
  *
  * An in-memory database has a single connection: each unit commits as it ends, and reads take
  * their turn on the connection.
@@ -41,12 +44,18 @@ export class GroupCommitDriver implements Driver {
   /** A transaction's inside a unit that already writes. */
   readonly #innerSavepoint: Savepoint;
 
+  /** Where reads outside transactions run, if not on this connection. */
+  private readonly reads: Reads | undefined;
+  /** In memory: no group outlives the unit that opened it. */
+  readonly #commitEachUnit: boolean;
+
   constructor(
     private readonly connection: SQLite.Database,
     private readonly statements: StatementCache,
-    /** The read connection; none for an in-memory database. */
-    private readonly reads: Reads | undefined,
+    options: { reads?: Reads; commitEachUnit?: boolean },
   ) {
+    this.reads = options.reads;
+    this.#commitEachUnit = options.commitEachUnit ?? false;
     this.#begin = connection.prepare('BEGIN IMMEDIATE');
     this.#beginRead = connection.prepare('BEGIN');
     this.#commit = connection.prepare('COMMIT');
@@ -58,6 +67,11 @@ export class GroupCommitDriver implements Driver {
   async init(): Promise<void> {}
 
   async acquireConnection(): Promise<DatabaseConnection> {
+    return this.newUnit();
+  }
+
+  /** A unit, at once: units take the connection in the order they first ask for it. */
+  newUnit(): DatabaseConnection {
     return new Unit(this);
   }
 
@@ -113,7 +127,8 @@ export class GroupCommitDriver implements Driver {
     this.connection.close();
   }
 
-  async execute<R>(unit: Unit, query: CompiledQuery): Promise<QueryResult<R>> {
+  async execute<R>(connection: DatabaseConnection, query: CompiledQuery): Promise<QueryResult<R>> {
+    const unit = connection as Unit;
     const { sql } = query;
     const parameters = bindable(query.parameters);
     if (unit.mode === 'write') this.#checkGroup(unit);
@@ -122,12 +137,8 @@ export class GroupCommitDriver implements Driver {
     if (unit.mode === 'read' && !statement.readonly) {
       await this.#enter(unit, 'write');
     } else if (unit.mode === undefined) {
-      if (statement.readonly && statement.reader) {
-        if (this.reads !== undefined) return { rows: this.reads.all(sql, parameters) as R[] };
-        await this.#enter(unit, 'read');
-      } else {
-        await this.#enter(unit, OUTSIDE_TRANSACTIONS.test(sql) ? 'alone' : 'write');
-      }
+      if (statement.readonly && statement.reader && this.reads !== undefined) return { rows: this.reads.all(sql, parameters) as R[] };
+      await this.#enter(unit, OUTSIDE_TRANSACTIONS.test(sql) ? 'alone' : statement.readonly && this.#commitEachUnit ? 'read' : 'write');
     }
     try {
       if (statement.reader) return { rows: statement.all(parameters) as R[] };
@@ -198,7 +209,7 @@ export class GroupCommitDriver implements Driver {
 
   #leave(unit: Unit): void {
     unit.mode = undefined;
-    if (this.reads === undefined || this.#commitDue) this.#commitGroup();
+    if (this.#commitEachUnit || this.#commitDue) this.#commitGroup();
     const next = this.#waiting.shift();
     // The connection is handed to the next unit directly, so no other can take it in between.
     if (next !== undefined) next.handOver();

@@ -88,7 +88,7 @@ function openFaulty(t: TestContext, { busyMs = 5000 } = {}) {
     close: () => reader.close(),
   };
   const cache = new Map<string, SQLite.Statement>();
-  const driver = new GroupCommitDriver(faulty, { get: (source) => cache.get(source) ?? cache.set(source, prepare(source)).get(source)! }, reads);
+  const driver = new GroupCommitDriver(faulty, { get: (source) => cache.get(source) ?? cache.set(source, prepare(source)).get(source)! }, { reads });
   const db = new Kysely<{ t: { id: Generated<number>; v: string } }>({
     dialect: {
       createAdapter: () => new SqliteAdapter(),
