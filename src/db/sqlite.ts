@@ -18,7 +18,9 @@ export function openSqlite(path: string): Database {
   mkdirSync(dirname(path), { recursive: true });
   // Opened on this thread first, so that a file that cannot be opened fails at once.
   const snapshots = readSnapshots(connectSqlite(path, HOT_READ_CACHE_KIB));
-  return withKysely(new WriterThreadDriver(path, snapshots), snapshots.connection, snapshots);
+  const driver = new WriterThreadDriver(path, snapshots);
+  const database = withKysely(driver, snapshots.connection, snapshots);
+  return { ...database, close: () => database.close().then(() => driver.destroy()) };
 }
 
 /**

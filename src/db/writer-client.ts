@@ -24,6 +24,7 @@ export class WriterThreadDriver implements Driver {
   #nextUnit = 1;
   /** Why the thread stopped, once it has: every later call fails with it. */
   #stopped: Error | undefined;
+  #destroyed: Promise<void> | undefined;
 
   constructor(
     path: string,
@@ -62,12 +63,16 @@ export class WriterThreadDriver implements Driver {
     if (unit.inTransaction) await this.#call({ op: 'release', unit: unit.id });
   }
 
-  async destroy(): Promise<void> {
-    if (this.#stopped === undefined) {
-      await this.#call({ op: 'destroy', unit: 0 }).catch(() => {});
-      await this.#worker.terminate();
-    }
-    this.reads.close();
+  /** Also called by the database's close() itself: Kysely does not destroy a driver it never used. */
+  destroy(): Promise<void> {
+    this.#destroyed ??= (async () => {
+      if (this.#stopped === undefined) {
+        await this.#call({ op: 'destroy', unit: 0 }).catch(() => {});
+        await this.#worker.terminate();
+      }
+      this.reads.close();
+    })();
+    return this.#destroyed;
   }
 
   async execute<R>(unit: RemoteUnit, query: CompiledQuery): Promise<QueryResult<R>> {
