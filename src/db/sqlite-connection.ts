@@ -24,6 +24,13 @@ export function connectSqlite(path: string, cacheKib?: number): SQLite.Database 
 
 
 /**
+ * Writes touch few pages each (a task's row and its index entries, and the b-trees' upper
+ * levels); the rest comes from the OS's file cache at a system call each. A small cache leaves
+ * room for the writer thread's own heap within the server's memory budget.
+ */
+const WRITER_CACHE_KIB = 4000;
+
+/**
  * The connection that writes. Each write's savepoint journal holds the pages it changes first:
  * with a task's twelve indexes, often past the 64 KiB SQLite keeps in memory, and then it is
  * spilled to a new temporary file, about one per group commit. Kept in memory, a task's insert
@@ -31,7 +38,7 @@ export function connectSqlite(path: string, cacheKib?: number): SQLite.Database 
  * the WAL's.
  */
 export function connectWriter(path: string): SQLite.Database {
-  const sqlite = connectSqlite(path);
+  const sqlite = connectSqlite(path, WRITER_CACHE_KIB);
   sqlite.pragma('temp_store = MEMORY');
   return sqlite;
 }

@@ -30,7 +30,7 @@ export class WriterThreadDriver implements Driver {
     path: string,
     private readonly reads: LocalReads,
   ) {
-    this.#worker = new Worker(THREAD_FILE, { workerData: { path } });
+    this.#worker = new Worker(THREAD_FILE, { workerData: { path }, resourceLimits: WRITER_HEAP });
     // Only calls in flight keep the process alive (see #call), as a database connection would.
     this.#worker.unref();
     this.#worker.on('message', (replies: Reply[]) => this.#settleAll(replies));
@@ -141,6 +141,13 @@ export class WriterThreadDriver implements Driver {
 
 /** Compiled from writer-thread.ts beside this file; the tests run the TypeScript itself. */
 const THREAD_FILE = new URL(import.meta.url.endsWith('.ts') ? './writer-thread.ts' : './writer-thread.js', import.meta.url);
+
+/**
+ * The thread's JavaScript holds only statements, their values and their results on the way:
+ * a small heap keeps the server's resident memory near what it was with one thread (the
+ * server's own heap flags apply to every thread otherwise).
+ */
+const WRITER_HEAP = { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 64 };
 
 /** Ids for the statements the server builds; list filters vary, so the SQL past them is sent whole. */
 const MAX_STATEMENT_IDS = 1024;
