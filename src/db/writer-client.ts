@@ -143,11 +143,12 @@ export class WriterThreadDriver implements Driver {
 const THREAD_FILE = new URL(import.meta.url.endsWith('.ts') ? './writer-thread.ts' : './writer-thread.js', import.meta.url);
 
 /**
- * The thread's JavaScript holds only statements, their values and their results on the way:
- * a small heap keeps the server's resident memory near what it was with one thread (the
- * server's own heap flags apply to every thread otherwise).
+ * The thread's JavaScript holds only statements, their values and their results on the way: a
+ * small young generation keeps the server's resident memory near what it was with one thread
+ * (the server's own heap flags apply to every thread otherwise). The old generation's bound is
+ * far above the largest result a transaction reads there (a sync page of the longest tasks).
  */
-const WRITER_HEAP = { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 64 };
+const WRITER_HEAP = { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 128 };
 
 /** Ids for the statements the server builds; list filters vary, so the SQL past them is sent whole. */
 const MAX_STATEMENT_IDS = 1024;
