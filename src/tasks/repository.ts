@@ -89,6 +89,11 @@ export function createTasksRepository({ db, dialect, prepare }: Database) {
   const byId = prepare((p: { userId: number; id: number }) =>
     visibleTasks(db, { userId: p.userId }).select(COLUMNS).where('id', '=', p.id),
   );
+  // For a caller in no list, as the first page below: the check of the caller's lists, always
+  // false, is most of what the lookup costs PostgreSQL beside the row itself.
+  const personalById = prepare((p: { userId: number; id: number }) =>
+    visibleParts(db, { userId: p.userId }).personal.select(COLUMNS).where('id', '=', p.id),
+  );
   const firstTasks = prepare((p: { userId: number; limit: number }) =>
     windowed({ userId: p.userId }, COLUMNS, {}, sortKeys([]), { limit: p.limit }),
   );
@@ -198,7 +203,8 @@ export function createTasksRepository({ db, dialect, prepare }: Database) {
 
   return {
     async find(scope: Scope, id: number): Promise<Task | undefined> {
-      const row = (await byId({ userId: scope.userId, id }))[0];
+      const statement = scope.inNoList ? personalById : byId;
+      const row = (await statement({ userId: scope.userId, id }))[0];
       return row && toTask(row);
     },
 
