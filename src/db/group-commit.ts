@@ -19,9 +19,9 @@ import { isDatabaseUnavailable } from './errors.js';
  *   its write is durable; if the commit fails (disk full, I/O error), every unit of the group
  *   fails and nothing of it was written.
  * - Reads outside a transaction never see a group before its commit, and never wait behind
- *   writes: they run on the read connection, in its shared read snapshot (see readSnapshots).
- *   In the writer thread, that connection is on the server's thread and the reads never come
- *   here; a read that does is a unit like a write, answered after the commit.
+ *   writes: for a file they run on the server's thread, on its read connection (see
+ *   WriterThreadDriver); a read that comes here is a unit like a write, answered after the
+ *   commit.
  *
  * An in-memory database has a single connection: each unit commits as it ends, and reads take
  * their turn on the connection.
@@ -44,17 +44,14 @@ export class GroupCommitDriver implements Driver {
   /** A transaction's inside a unit that already writes. */
   readonly #innerSavepoint: Savepoint;
 
-  /** Where reads outside transactions run, if not on this connection. */
-  private readonly reads: Reads | undefined;
   /** In memory: no group outlives the unit that opened it. */
   readonly #commitEachUnit: boolean;
 
   constructor(
     private readonly connection: SQLite.Database,
     private readonly statements: StatementCache,
-    options: { reads?: Reads; commitEachUnit?: boolean },
+    options: { commitEachUnit?: boolean } = {},
   ) {
-    this.reads = options.reads;
     this.#commitEachUnit = options.commitEachUnit ?? false;
     this.#begin = connection.prepare('BEGIN IMMEDIATE');
     this.#beginRead = connection.prepare('BEGIN');
@@ -123,7 +120,6 @@ export class GroupCommitDriver implements Driver {
     await this.#enter(new Unit(this), 'alone');
     const closed = new Error('the database is closed');
     for (const waiting of this.#waiting.splice(0)) waiting.refuse(closed);
-    this.reads?.close();
     this.connection.close();
   }
 
@@ -137,7 +133,6 @@ export class GroupCommitDriver implements Driver {
     if (unit.mode === 'read' && !statement.readonly) {
       await this.#enter(unit, 'write');
     } else if (unit.mode === undefined) {
-      if (statement.readonly && statement.reader && this.reads !== undefined) return { rows: this.reads.all(sql, parameters) as R[] };
       await this.#enter(unit, OUTSIDE_TRANSACTIONS.test(sql) ? 'alone' : statement.readonly && this.#commitEachUnit ? 'read' : 'write');
     }
     try {
@@ -166,12 +161,7 @@ export class GroupCommitDriver implements Driver {
     unit.mode = mode;
     try {
       if (mode === 'alone') this.#commitGroup();
-      if (mode === 'snapshot') {
-        // Reads that follow see at least what this transaction sees (another process's
-        // commit, say). A write's own reads are answered after its commit, which ends it too.
-        this.reads?.end();
-        this.#beginRead.run();
-      }
+      if (mode === 'snapshot') this.#beginRead.run();
       if (mode !== 'write') return;
       if (this.#group === undefined) this.#beginGroup();
       unit.group = this.#group;
@@ -259,8 +249,6 @@ export class GroupCommitDriver implements Driver {
     if (group === undefined) return;
     this.#group = undefined;
     try {
-      // A read snapshot held across the commit would hold back the checkpoint that follows it.
-      this.reads?.end();
       this.#commit.run();
     } catch (error) {
       // Never thrown from here (a turn's callback, or a unit's end): the group's units fail
@@ -356,12 +344,6 @@ class Group {
 
 export interface StatementCache {
   get(sql: string): SQLite.Statement;
-}
-
-export interface Reads {
-  all(sql: string, parameters: unknown[]): unknown[];
-  end(): void;
-  close(): void;
 }
 
 /** SQLite cannot bind booleans, so they are passed as 1/0. */

@@ -22,7 +22,6 @@ export function connectSqlite(path: string, cacheKib?: number): SQLite.Database 
   return sqlite;
 }
 
-
 /**
  * Writes touch few pages each (a task's row and its index entries, and the b-trees' upper
  * levels); the rest comes from the OS's file cache at a system call each. A small cache leaves

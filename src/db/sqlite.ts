@@ -61,7 +61,6 @@ function withKysely(driver: Driver, reading: SQLite.Database, snapshots?: ReadSn
   };
 }
 
-
 type ReadSnapshots = ReturnType<typeof readSnapshots>;
 
 /**
@@ -95,7 +94,6 @@ function readSnapshots(connection: SQLite.Database): LocalReads & { connection: 
   return {
     connection,
     run,
-    all: (sql: string, parameters: unknown[]) => run(statements.get(sql), parameters),
     readerOf(sql: string) {
       let statement: SQLite.Statement;
       try {

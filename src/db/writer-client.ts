@@ -1,7 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import type SQLite from 'better-sqlite3';
 import type { CompiledQuery, DatabaseConnection, Driver, QueryResult, TransactionSettings } from 'kysely';
-import { bindable, type Reads } from './group-commit.js';
+import { bindable } from './group-commit.js';
 
 /**
  * Writes to a SQLite file run on a thread of their own (writer-thread.ts), in the group commit
@@ -33,7 +33,7 @@ export class WriterThreadDriver implements Driver {
     this.#worker = new Worker(THREAD_FILE, { workerData: { path }, resourceLimits: WRITER_HEAP });
     // Only calls in flight keep the process alive (see #call), as a database connection would.
     this.#worker.unref();
-    this.#worker.on('message', (replies: Reply[]) => this.#settleAll(replies));
+    this.#worker.on('message', (replies: Reply[]) => replies.forEach((reply) => this.#settle(reply)));
     this.#worker.on('error', (error) => this.#stop(error));
     this.#worker.on('exit', () => this.#stop(new Error('the database writer has stopped')));
   }
@@ -76,10 +76,11 @@ export class WriterThreadDriver implements Driver {
   }
 
   async execute<R>(unit: RemoteUnit, query: CompiledQuery): Promise<QueryResult<R>> {
-    const parameters = bindable(query.parameters);
     // A statement outside a transaction that only reads: on this thread's read connection.
     const reader = unit.inTransaction ? undefined : this.reads.readerOf(query.sql);
-    if (reader !== undefined) return { rows: this.reads.run(reader, parameters) as R[] };
+    if (reader !== undefined) return { rows: this.reads.run(reader, bindable(query.parameters)) as R[] };
+    // The thread's driver makes the values bindable.
+    const parameters = query.parameters as unknown[];
     const call = { op: 'execute', unit: unit.id, autonomous: !unit.inTransaction, ...this.#statement(query.sql), parameters } as const;
     return (await this.#call(call)) as QueryResult<R>;
   }
@@ -117,10 +118,6 @@ export class WriterThreadDriver implements Driver {
     if (this.#stopped === undefined) this.#worker.postMessage(requests);
   };
 
-  #settleAll(replies: Reply[]): void {
-    for (const reply of replies) this.#settle(reply);
-  }
-
   #settle(reply: Reply): void {
     const pending = this.#pending.get(reply.id);
     if (pending === undefined) return;
@@ -153,11 +150,14 @@ const WRITER_HEAP = { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 128 }
 /** Ids for the statements the server builds; list filters vary, so the SQL past them is sent whole. */
 const MAX_STATEMENT_IDS = 1024;
 
-/** The read connection of the event loop's thread. */
-export interface LocalReads extends Reads {
+/** The read connection of the event loop's thread, in its shared read snapshot (see readSnapshots). */
+export interface LocalReads {
   /** The prepared statement, if `sql` only reads and returns rows; undefined otherwise. */
   readerOf(sql: string): SQLite.Statement | undefined;
   run(statement: SQLite.Statement, parameters: unknown[]): unknown[];
+  /** Ends the snapshot: reads from here on see every commit so far. */
+  end(): void;
+  close(): void;
 }
 
 /** A request to the writer thread, about one unit (none for `destroy`). */

@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, test, type TestContext } from 'node:test';
 import SQLite from 'better-sqlite3';
 import { Kysely, SqliteAdapter, SqliteIntrospector, SqliteQueryCompiler, sql, type Generated } from 'kysely';
-import { GroupCommitDriver, type Reads } from '../../src/db/group-commit.js';
+import { GroupCommitDriver } from '../../src/db/group-commit.js';
 import { isDatabaseUnavailable } from '../../src/db/errors.js';
 import { openSqlite } from '../../src/db/sqlite.js';
 
@@ -40,8 +40,8 @@ function connect(file: string, busyMs = 5000): SQLite.Database {
 }
 
 /**
- * The driver as openSqlite builds it, on a file with a table `t (id, v unique)`, with faults
- * injectable into COMMIT and ROLLBACK of the write connection.
+ * The driver as the writer thread runs it, on a file with a table `t (id, v unique)`, with
+ * faults injectable into COMMIT and ROLLBACK of the write connection.
  */
 function openFaulty(t: TestContext, { busyMs = 5000 } = {}) {
   const file = join(folder(t), 'db.sqlite3');
@@ -69,26 +69,8 @@ function openFaulty(t: TestContext, { busyMs = 5000 } = {}) {
       };
     },
   });
-  const reader = connect(file);
-  let open = false;
-  const reads: Reads = {
-    all(source, parameters) {
-      if (!open) {
-        reader.exec('BEGIN');
-        open = true;
-        setImmediate(() => reads.end());
-      }
-      return reader.prepare(source).all(parameters);
-    },
-    end() {
-      if (!open) return;
-      open = false;
-      if (reader.inTransaction) reader.exec('ROLLBACK');
-    },
-    close: () => reader.close(),
-  };
   const cache = new Map<string, SQLite.Statement>();
-  const driver = new GroupCommitDriver(faulty, { get: (source) => cache.get(source) ?? cache.set(source, prepare(source)).get(source)! }, { reads });
+  const driver = new GroupCommitDriver(faulty, { get: (source) => cache.get(source) ?? cache.set(source, prepare(source)).get(source)! });
   const db = new Kysely<{ t: { id: Generated<number>; v: string } }>({
     dialect: {
       createAdapter: () => new SqliteAdapter(),
