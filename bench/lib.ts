@@ -379,18 +379,22 @@ function statFields(pid: number): (number: number) => string {
 }
 
 /**
- * User plus system CPU seconds so far of a process and its living descendants (a cluster's
- * workers), from /proc/<pid>/stat and /proc/<pid>/task/<tid>/children (see proc(5)).
+ * User plus system CPU seconds so far of a process and all its descendants (a cluster's
+ * workers, PostgreSQL's backends), from /proc/<pid>/stat and /proc/<pid>/task/<tid>/children
+ * (see proc(5)): the living ones' own times, and those of the ones that have exited, which
+ * their parent's cutime and cstime hold once it has waited for them. Without the latter, a
+ * backend that exits during a run (the pool closing an idle connection) took its whole CPU
+ * time with it, and PostgreSQL's share of a run could come out negative.
  */
 function cpuSeconds(pid: number): number | undefined {
   try {
     clockTicks ??= Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
     const field = statFields(pid);
-    const [utime, stime] = [Number(field(14)), Number(field(15))];
+    const [utime, stime, exitedChildren] = [Number(field(14)), Number(field(15)), Number(field(16)) + Number(field(17))];
     const children = readdirSync(`/proc/${pid}/task`).flatMap((task) =>
       readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').split(' ').filter(Boolean).map(Number),
     );
-    return (utime + stime) / clockTicks + children.reduce((sum, child) => sum + (cpuSeconds(child) ?? 0), 0);
+    return (utime + stime + exitedChildren) / clockTicks + children.reduce((sum, child) => sum + (cpuSeconds(child) ?? 0), 0);
   } catch {
     return undefined;
   }
