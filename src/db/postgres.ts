@@ -79,11 +79,11 @@ function servingPool(pool: pg.Pool, queryTimeoutMs: number | undefined) {
     const client = await pool.connect();
     let broken: Error | undefined;
     return {
-      async query(statement: Omit<NamedStatement, 'name'> & { name?: string }): Promise<pg.QueryResult> {
+      async query(statement: Omit<NamedStatement, 'name'> & { name?: string }): Promise<Answer> {
         // pg reads a per-statement query_timeout, which its types leave out.
         const config = { ...statement, query_timeout: queryTimeoutMs };
         try {
-          return await client.query(config as pg.QueryConfig);
+          return detached(await client.query(config as pg.QueryConfig));
         } catch (error) {
           if (isDatabaseUnavailable(error)) broken = error as Error;
           throw error;
@@ -113,6 +113,25 @@ function servingPool(pool: pg.Pool, queryTimeoutMs: number | undefined) {
     }
   }
   return { kysely, run };
+}
+
+/** What is read of a statement's result: its rows and their columns, and for Kysely its command and count. */
+type Answer = StatementResult & Pick<pg.QueryResult, 'command' | 'rowCount'>;
+
+/**
+ * The result's rows, taken out of pg's result object. pg appends each row to that object as it
+ * arrives, and when the young generation is collected while a statement is still answering,
+ * the object can be moved to the old generation; from there it kept every row it held alive
+ * through the young generation's collections until the next full one, long after the request
+ * was answered. With a list of 20 tasks at 32 connections, 1.2 MB of rows were copied to the old
+ * generation at each young collection, a full collection ran about once a second, and the
+ * server spent 229 µs of CPU per response, against nothing copied and 162 µs with the rows
+ * taken out (bench/README.md).
+ */
+function detached(result: pg.QueryResult): Answer {
+  const { rows, fields, command, rowCount } = result;
+  result.rows = [];
+  return { rows, fields, command, rowCount };
 }
 
 /** `2026-11-24 03:15:53.6178+00` -> `2026-11-24T03:15:53.617800Z` (PostgreSQL trims zeros). */
